@@ -1,0 +1,98 @@
+# The public interface of the repository. Every target sets up what it needs (host packages, the virtualenv).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+REPO    := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+CACHE   ?= /var/cache/chat-sentiment
+export CHAT_SENTIMENT_CACHE := $(CACHE)
+VENV    := $(CACHE)/venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+PYTHON  ?= python3.11
+HOSTS   ?= a
+# The CPU-only torch wheel, when the workspace provides one beside the repository (never hard-coded in roles).
+SHARED_WHEELS := $(abspath $(REPO)/../shared/wheels)
+ifneq ($(wildcard $(SHARED_WHEELS)/*.whl),)
+export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(SHARED_WHEELS))
+endif
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(REPO)/ansible.cfg
+VENV_STAMP := $(VENV)/.stamp-$(shell cat $(REPO)/pyproject.toml $(REPO)/spark/pyproject.toml | sha256sum | cut -c1-16)
+DEB_PACKAGES := systemd-container debootstrap squid iproute2 openssh-client curl ca-certificates
+
+.PHONY: help deps venv lint test test-static test-unit test-integration test-molecule mirror \
+        testbed-up testbed-down testbed-status demo demo-down clean-venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
+
+deps: ## install the host packages the test bed needs (Debian/Ubuntu; needs root)
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "deps: install$$missing with your package manager" >&2; exit 1; }; \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# The Debian squid package may start its own service; the test bed runs its own instance instead.
+	@if [ -x /etc/init.d/squid ] && pgrep -f '^/usr/sbin/squid' >/dev/null 2>&1 && ! pgrep -f 'squid.*chat-sentiment' >/dev/null; then \
+	  /etc/init.d/squid stop >/dev/null 2>&1 || true; fi
+	@command -v java >/dev/null || { echo "deps: a Java runtime (11+) is needed for the integration tests" >&2; exit 1; }
+	@command -v go >/dev/null || { echo "deps: Go (1.23+) is needed to build Filebeat for the mirror" >&2; exit 1; }
+
+venv: $(VENV_STAMP) ## create/update the controller virtualenv from pyproject.toml
+	@# The job package is installed editable from this checkout (a new clone re-points it).
+	@$(PY) -c 'import chat_sentiment, sys; sys.exit(not chat_sentiment.__file__.startswith("$(REPO)/"))' 2>/dev/null \
+	  || $(PY) -m pip install -q --no-deps -e $(REPO)/spark
+
+$(VENV_STAMP):
+	@echo "venv: building $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) $(REPO)/scripts/requirements.py $(REPO)/pyproject.toml dev > $(VENV)/requirements.txt
+	@$(PY) -m pip install -q -r $(VENV)/requirements.txt
+	@rm -f $(VENV)/.stamp-* && touch $@
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff, playbook syntax checks
+	cd $(REPO) && yamllint -s .
+	cd $(REPO) && ruff check .
+	cd $(REPO) && ansible-lint --profile production --offline -q
+	cd $(REPO) && for pb in ansible/playbooks/*.yml molecule/*/*.yml; do \
+	  case "$$pb" in */molecule.yml) continue;; esac; \
+	  ansible-playbook --syntax-check -i localhost, "$$pb" >/dev/null || { echo "syntax-check failed: $$pb" >&2; exit 1; }; \
+	done; echo "syntax-check: ok"
+
+mirror: deps venv ## build/refresh the offline artifact mirror (Kafka, Spark connectors, wheels, Filebeat)
+	cd $(REPO) && $(PY) -m scripts.mirror build
+
+test-static: venv ## distro matrix and other host-less checks
+	cd $(REPO) && $(PY) -m pytest -q tests/static tests/unit
+
+test-integration: deps venv mirror ## real ZooKeeper/Kafka/Filebeat from the mirror on localhost
+	cd $(REPO) && $(PY) -m pytest -q -m integration tests/integration
+
+test-molecule: deps venv mirror ## every molecule scenario on the test bed
+	cd $(REPO) && molecule test --all
+
+test: deps venv lint mirror ## everything CI runs: lint, static, unit, integration, molecule
+	cd $(REPO) && $(PY) -m pytest -q tests
+	cd $(REPO) && molecule test --all
+
+testbed-up: deps venv ## boot test-bed hosts: make testbed-up HOSTS="a b c"
+	cd $(REPO) && $(PY) -m scripts.testbed up $(HOSTS)
+
+testbed-down: ## remove every test-bed host, the bridge and the bed's services
+	cd $(REPO) && python3 -m scripts.testbed down
+
+testbed-status:
+	cd $(REPO) && python3 -m scripts.testbed status
+
+demo: deps venv mirror ## bring up an all-in-one host and converge site.yml on it
+	cd $(REPO) && $(PY) -m scripts.testbed up demo $(foreach g,zookeeper kafka spark shipper web,--group $(g)=demo)
+	cd $(REPO) && ansible-playbook -i inventories/testbed/hosts.yml ansible/playbooks/site.yml
+
+demo-down: ## remove the demo host
+	cd $(REPO) && python3 -m scripts.testbed down demo
+
+clean-venv:
+	rm -rf $(VENV)

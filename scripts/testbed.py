@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -396,8 +397,6 @@ def write_inventory(groups: dict[str, list[str]] | None = None) -> Path:
         "    ansible_ssh_common_args: >-",
         "      -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "    ansible_python_interpreter: /usr/bin/python3",
-        f"    testbed_gateway: {BRIDGE_ADDR}",
-        f"    testbed_mirror_url: http://{BRIDGE_ADDR}:{MIRROR_PORT}",
     ]
     if previous:
         lines.append("  children:")
@@ -536,6 +535,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("testbed: must run as root (systemd-nspawn, network namespaces)")
+    STATE.mkdir(parents=True, exist_ok=True)
+    # One bed, several users (parallel scenarios): changes to it are serialised.
+    with (STATE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "up":
         up(args.names, _parse_groups(args.group), args.json)
     elif args.command == "down":

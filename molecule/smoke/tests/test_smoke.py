@@ -43,3 +43,9 @@ def test_time_sync_runs(host):
     assert chrony.is_running
     # In a container chronyd cannot set the clock; it must still run, tracking only.
     assert "-x" in host.run("ps -o args= -C chronyd").stdout
+
+
+def test_bed_variables_reach_the_scenario(host):
+    # inventories/testbed/group_vars is linked into every scenario's inventory.
+    rendered = host.ansible("ansible.builtin.debug", "var=testbed_mirror_url", check=False)
+    assert rendered["testbed_mirror_url"] == "http://10.213.0.1:8080"

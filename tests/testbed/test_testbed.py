@@ -1,0 +1,81 @@
+"""The test bed itself: three systemd-booted hosts answer Ansible, `up` is idempotent, `down` leaves no trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from scripts import testbed
+from scripts.paths import REPO
+
+pytestmark = [
+    pytest.mark.testbed,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None,
+                       reason="needs root and systemd-nspawn (make deps)"),
+]
+NAMES = ["tb-a", "tb-b", "tb-c"]
+
+
+def bed(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scripts.testbed", *args], cwd=REPO, text=True,
+                          capture_output=True, check=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    started = bed("up", "--json", *NAMES)
+    yield {h["instance"]: h for h in json.loads(started.stdout)}
+    bed("down", *NAMES)
+
+
+def test_three_hosts_answer_ansible(hosts):
+    result = subprocess.run(
+        ["ansible", "-i", str(testbed.INVENTORY), ",".join(NAMES), "-m", "ansible.builtin.ping", "-o"],
+        cwd=REPO, text=True, capture_output=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in NAMES:
+        assert f"{name} | SUCCESS" in result.stdout
+
+
+def test_hosts_are_systemd_booted_with_fixed_addresses(hosts):
+    addresses = {h["address"] for h in hosts.values()}
+    assert len(addresses) == 3 and all(a.startswith(testbed.SUBNET + ".") for a in addresses)
+    for host in testbed.known_hosts():
+        if host.name in NAMES:
+            state = testbed.ssh(host, "cat /proc/1/comm; systemctl is-system-running").stdout.split()
+            assert state == ["systemd", "running"], (host.name, state)
+
+
+def test_up_again_changes_nothing(hosts):
+    before = {h.name: h.pid() for h in testbed.known_hosts() if h.name in NAMES}
+    again = bed("up", "--json", *NAMES)
+    assert "booting" not in again.stderr
+    assert {h["instance"]: h["address"] for h in json.loads(again.stdout)} == {
+        name: h["address"] for name, h in hosts.items()}
+    assert {h.name: h.pid() for h in testbed.known_hosts() if h.name in NAMES} == before
+
+
+def test_hosts_reach_only_the_bridge(hosts):
+    host = next(h for h in testbed.known_hosts() if h.name == NAMES[0])
+    routes = testbed.ssh(host, "ip route").stdout
+    assert "default" not in routes
+    # The mirror answers on the bridge address; the apt proxy refuses anything but Debian's archive.
+    probe = ("python3 - <<'EOF'\nimport urllib.request as u\n"
+             f"print(u.urlopen('http://{testbed.BRIDGE_ADDR}:{testbed.MIRROR_PORT}/', timeout=5).status)\n"
+             f"p = u.ProxyHandler({{'http': 'http://{testbed.BRIDGE_ADDR}:{testbed.PROXY_PORT}'}})\n"
+             "try:\n    u.build_opener(p).open('http://pypi.org/simple/', timeout=5)\n    print('open')\n"
+             "except Exception as e:\n    print('refused', getattr(e, 'code', e))\nEOF")
+    assert testbed.ssh(host, probe).stdout.split("\n")[:2] == ["200", "refused 403"]
+
+
+def test_down_leaves_no_trace(hosts):
+    bed("down", *NAMES)
+    assert not [h for h in testbed.known_hosts() if h.name in NAMES]
+    if not testbed.known_hosts():  # nobody else's hosts: the bridge and services must be gone too
+        assert testbed.traces() == []

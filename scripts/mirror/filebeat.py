@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import fcntl
-import gzip
-import io
 import json
 import os
 import re
@@ -45,7 +44,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,7 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from scripts import paths
-from scripts.mirror import manifest
+from scripts.mirror import archive, manifest
+from scripts.mirror.archive import Member
 
 # Newest 7.17.x the Go module proxy serves: v7.17.30 to v7.17.36 and v7.17.40 answer "403 This module version is
 # not available" (probed one by one; the proxy's version list is refused too). Beats 8.x tags are not valid
@@ -88,16 +87,6 @@ class BeatsSource:
     time: datetime  # the commit time (from the .info file), in UTC
 
 
-@dataclass(frozen=True)
-class Member:
-    """One tarball member, named relative to the top directory; a directory when it has neither source nor data."""
-
-    name: str
-    mode: int
-    source: Path | None = None
-    data: bytes | None = None
-
-
 def top_dir(version: str = FILEBEAT_VERSION) -> str:
     return f"filebeat-{version}-{PLATFORM}"
 
@@ -121,21 +110,33 @@ def build(root: Path) -> list[Path]:
     with _locked(work / ".lock"):
         if manifest.recorded(root, tarball):  # another process built it while we waited
             return [tarball]
-        env = _go_env()
-        source = _download(f"{BEATS_MODULE}@v{FILEBEAT_VERSION}", work, env)
-        wrapper = work / "wrapper"
-        wrapper.mkdir(exist_ok=True)
-        (wrapper / "go.mod").write_text(_wrapper_go_mod(source, env))
-        _seed_go_sum(source, wrapper / "go.sum")
-        with tempfile.TemporaryDirectory(prefix="out-", dir=work) as out_name:
-            out = Path(out_name)
-            binary = _build_filebeat(source, wrapper, out, env)
-            fields = _build_fields_yml(source, wrapper, out, env)
-            members = _members(source, binary, fields)
-            tarball.parent.mkdir(parents=True, exist_ok=True)
-            _write_tarball(members, tarball, top_dir(), int(source.time.timestamp()))
+        build_tarball(tarball, work)
         manifest.record(root, tarball)
     return [tarball]
+
+
+def build_tarball(tarball: Path, work: Path) -> None:
+    """Compile Filebeat in ``work`` (the wrapper module and scratch space) and write its tarball to ``tarball``.
+
+    Every member and the gzip header carry the tag's commit time, so the same source gives the same bytes.
+    """
+    env = _go_env()
+    source = _download(f"{BEATS_MODULE}@v{FILEBEAT_VERSION}", work, env)
+    wrapper = work / "wrapper"
+    wrapper.mkdir(exist_ok=True)
+    (wrapper / "go.mod").write_text(_wrapper_go_mod(source, env))
+    _seed_go_sum(source, wrapper / "go.sum")
+    with tempfile.TemporaryDirectory(prefix="out-", dir=work) as out_name:
+        out = Path(out_name)
+        binary = _build_filebeat(source, wrapper, out, env)
+        fields = _build_fields_yml(source, wrapper, out, env)
+        top = top_dir()
+        members = [
+            Member(top, 0o755),
+            *(dataclasses.replace(member, name=f"{top}/{member.name}") for member in _members(source, binary, fields)),
+        ]
+        stamp = int(source.time.timestamp())
+        archive.write_tgz(tarball, members, mtime=stamp, gzip_mtime=stamp)
 
 
 @contextlib.contextmanager
@@ -287,7 +288,10 @@ def _build_fields_yml(source: BeatsSource, wrapper: Path, out: Path, env: dict[s
 
 
 def _members(source: BeatsSource, binary: Path, fields: Path) -> list[Member]:
-    """Everything in the top directory, per beats' packages.yml (binary_files + OSS license) and package.go."""
+    """Everything in the top directory (named relative to it), per beats' packages.yml and package.go.
+
+    That is packages.yml's binary_files plus the OSS license; excludes match these relative names, like mage's.
+    """
     beat = source.dir / "filebeat"
     members = [
         Member("filebeat", 0o755, source=binary),
@@ -300,36 +304,18 @@ def _members(source: BeatsSource, binary: Path, fields: Path) -> list[Member]:
         Member("filebeat.reference.yml", 0o644, source=beat / "filebeat.reference.yml"),
         Member("filebeat.yml", 0o600, source=beat / "filebeat.yml"),
     ]
-    members += _tree(beat / "module", "module", MODULE_EXCLUDES)
-    members += _tree(beat / "modules.d", "modules.d", ())
+    members += archive.tree(beat / "module", "module", excludes=MODULE_EXCLUDES)
+    members += archive.tree(beat / "modules.d", "modules.d")
     # KibanaDashboards in dev-tools/mage/kibana.go: filebeat/_meta/kibana (absent in 7.17) then each module's
     # _meta/kibana, merged into one kibana/ directory (a later file would win, as with mage's copy).
     kibana: dict[str, Member] = {"kibana": Member("kibana", 0o755)}
     for src in [beat / "_meta" / "kibana", *sorted((beat / "module").glob("*/_meta/kibana"))]:
         if src.is_dir():
-            kibana.update((member.name, member) for member in _tree(src, "kibana", ()))
+            kibana.update((member.name, member) for member in archive.tree(src, "kibana"))
     members += kibana.values()
     for member in members:
         if member.source is not None and not member.source.is_file():
             raise RuntimeError(f"{member.source} is missing from {source.dir}; cannot pack {member.name}")
-    return members
-
-
-def _tree(src: Path, name: str, excludes: Sequence[re.Pattern[str]]) -> list[Member]:
-    """``src`` as members under ``name``, skipping (like mage's CopyTask) any path that an exclude regex matches."""
-    if not src.is_dir():
-        raise RuntimeError(f"{src} is not a directory; cannot pack {name}/")
-    members = [Member(name, 0o755)]
-    for current, dirs, files in os.walk(src):
-        rel = Path(current).relative_to(src)
-        base = f"{name}/{rel.as_posix()}" if rel != Path(".") else name
-        dirs[:] = sorted(d for d in dirs if not any(x.search(f"{base}/{d}") for x in excludes))
-        members += [Member(f"{base}/{d}", 0o755) for d in dirs]
-        members += [
-            Member(f"{base}/{f}", 0o644, source=Path(current) / f)
-            for f in sorted(files)
-            if not any(x.search(f"{base}/{f}") for x in excludes)
-        ]
     return members
 
 
@@ -354,46 +340,3 @@ def _readme(source: BeatsSource) -> str:
         return values[action]
 
     return re.sub(r"\{\{(.*?)\}\}", substitute, text)
-
-
-def _write_tarball(members: Sequence[Member], dest: Path, top: str, mtime: int) -> None:
-    """Write a reproducible tar.gz: sorted names, fixed mtime, root:root, no gzip name or time."""
-    by_name = {member.name: member for member in members}
-    duplicates = sorted(name for name, count in collections.Counter(m.name for m in members).items() if count > 1)
-    if duplicates:
-        raise RuntimeError(f"duplicate members for {dest}: {duplicates}")
-    tmp = dest.with_name(dest.name + ".part")
-    try:
-        _fill_tarball(by_name, tmp, top, mtime)
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fill_tarball(by_name: dict[str, Member], tmp: Path, top: str, mtime: int) -> None:
-    with (
-        tmp.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as compressed,
-        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
-        tar.addfile(_tarinfo(top + "/", tarfile.DIRTYPE, 0o755, 0, mtime))
-        for name in sorted(by_name):
-            member = by_name[name]
-            if member.source is None and member.data is None:
-                tar.addfile(_tarinfo(f"{top}/{name}/", tarfile.DIRTYPE, member.mode, 0, mtime))
-            elif member.data is not None:
-                info = _tarinfo(f"{top}/{name}", tarfile.REGTYPE, member.mode, len(member.data), mtime)
-                tar.addfile(info, io.BytesIO(member.data))
-            else:
-                assert member.source is not None
-                size = member.source.stat().st_size
-                with member.source.open("rb") as handle:
-                    tar.addfile(_tarinfo(f"{top}/{name}", tarfile.REGTYPE, member.mode, size, mtime), handle)
-
-
-def _tarinfo(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.size, info.mtime = kind, mode, size, mtime
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info

@@ -1,0 +1,370 @@
+"""The mirror's Kafka tarballs run a real ZooKeeper + broker; the Spark connector jars match the manifest.
+
+Needs ``mvn`` and ``java`` on PATH (the build resolves from Maven Central into ~/.m2, a no-op once the mirror is
+built) and kafka-python. Every process started here listens on 127.0.0.1 only and is stopped on teardown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from scripts.mirror import connectors, manifest
+from scripts.mirror import kafka as kafka_mirror
+from scripts.paths import mirror_root
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "twitch-chat"
+STARTUP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        pytest.fail("java is not on PATH: the Kafka tarball needs a JVM to run")
+    return java
+
+
+@pytest.fixture(scope="module")
+def kafka_tarballs() -> dict[str, Path]:
+    root = mirror_root()
+    return dict(zip(kafka_mirror.KAFKA_VERSIONS, kafka_mirror.build(root), strict=True))
+
+
+@pytest.fixture(scope="module")
+def connector_jars() -> list[Path]:
+    return connectors.build(mirror_root())
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return f"({path} was not written)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class JavaProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    output: Path
+    handle: IO[bytes]
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            pytest.fail(f"{self.name} exited with {code} while starting; its output:\n{_tail(self.output)}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+        self.handle.close()
+
+
+def _start(name: str, home: Path, logs: Path, main_class: str, properties: Path) -> JavaProcess:
+    output = logs / f"{name}.out"
+    handle = output.open("wb")
+    command = [
+        _java(),
+        "-Xms128m",
+        "-Xmx512m",
+        f"-Dlog4j.configuration=file:{home / 'config' / 'log4j.properties'}",
+        f"-Dkafka.logs.dir={logs / name}",
+        "-cp",
+        f"{home / 'libs'}/*",
+        main_class,
+        str(properties),
+    ]
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return JavaProcess(name, process, output, handle)
+
+
+def _wait_for_zookeeper(zookeeper: JavaProcess, port: int) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        zookeeper.check_alive()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+                connection.sendall(b"srvr")
+                if b"Zookeeper version" in connection.recv(4096):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"ZooKeeper did not answer 'srvr' on 127.0.0.1:{port}; its output:\n{_tail(zookeeper.output)}")
+
+
+def _wait_for_broker(broker: JavaProcess, bootstrap: str) -> None:
+    # A metadata request through the consumer: KafkaAdminClient.describe_cluster() of kafka-python 3.0.x expects
+    # DescribeCluster v1 fields (endpoint_type) and raises KeyError against a 3.0.0 broker.
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        broker.check_alive()
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            try:
+                consumer.topics()
+                return
+            finally:
+                consumer.close()
+        except (KafkaError, OSError) as error:
+            last_error = error
+        time.sleep(1)
+    pytest.fail(f"broker at {bootstrap} never answered metadata ({last_error!r}); output:\n{_tail(broker.output)}")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    version: str
+    home: Path
+    bootstrap: str
+    logs: Path
+
+
+@pytest.fixture(scope="module", params=kafka_mirror.KAFKA_VERSIONS)
+def cluster(
+    request: pytest.FixtureRequest, kafka_tarballs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    version: str = request.param
+    base = tmp_path_factory.mktemp(f"kafka-{version}")
+    with tarfile.open(kafka_tarballs[version]) as tar:
+        tar.extractall(base, filter="data")
+    home = base / f"kafka_{kafka_mirror.SCALA_VERSION}-{version}"
+    logs = base / "logs"
+    logs.mkdir()
+
+    zk_port, broker_port = _free_port(), _free_port()
+    zookeeper_properties = base / "zookeeper.properties"
+    zookeeper_properties.write_text(
+        f"dataDir={base / 'zookeeper'}\n"
+        f"clientPort={zk_port}\n"
+        "clientPortAddress=127.0.0.1\n"
+        "maxClientCnxns=0\n"
+        "admin.enableServer=false\n"
+    )
+    server_properties = base / "server.properties"
+    server_properties.write_text(
+        "broker.id=0\n"
+        f"listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
+        f"log.dirs={base / 'kafka-logs'}\n"
+        f"zookeeper.connect=127.0.0.1:{zk_port}\n"
+        "zookeeper.connection.timeout.ms=30000\n"
+        "num.partitions=1\n"
+        "auto.create.topics.enable=false\n"
+        "offsets.topic.replication.factor=1\n"
+        "transaction.state.log.replication.factor=1\n"
+        "transaction.state.log.min.isr=1\n"
+        "group.initial.rebalance.delay.ms=0\n"
+    )
+
+    started: list[JavaProcess] = []
+    try:
+        zookeeper = _start(
+            "zookeeper", home, logs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", zookeeper_properties
+        )
+        started.append(zookeeper)
+        _wait_for_zookeeper(zookeeper, zk_port)
+        broker = _start("kafka", home, logs, "kafka.Kafka", server_properties)
+        started.append(broker)
+        bootstrap = f"127.0.0.1:{broker_port}"
+        _wait_for_broker(broker, bootstrap)
+        yield Cluster(version, home, bootstrap, logs)
+    finally:
+        for process in reversed(started):  # the broker first, then ZooKeeper
+            process.stop()
+
+
+def test_kafka_tarballs_match_their_sha512(kafka_tarballs: dict[str, Path]) -> None:
+    root = mirror_root()
+    for version, tarball in kafka_tarballs.items():
+        assert tarball == kafka_mirror.tarball_path(root, version)
+        expected, name = (tarball.parent / f"{tarball.name}.sha512").read_text().split()
+        assert name == tarball.name
+        assert hashlib.sha512(tarball.read_bytes()).hexdigest() == expected
+        assert manifest.recorded(root, tarball) == expected
+
+
+def test_kafka_build_is_idempotent(kafka_tarballs: dict[str, Path]) -> None:
+    before = {version: path.stat().st_mtime_ns for version, path in kafka_tarballs.items()}
+    again = kafka_mirror.build(mirror_root())
+    assert again == list(kafka_tarballs.values())
+    assert {version: path.stat().st_mtime_ns for version, path in kafka_tarballs.items()} == before
+
+
+@pytest.mark.parametrize("version", kafka_mirror.KAFKA_VERSIONS)
+def test_kafka_tarball_layout(kafka_tarballs: dict[str, Path], version: str) -> None:
+    top = f"kafka_{kafka_mirror.SCALA_VERSION}-{version}"
+    with tarfile.open(kafka_tarballs[version]) as tar:
+        members = tar.getmembers()
+    names = [member.name for member in members]
+    assert names == sorted(names)
+    assert all(name == top or name.startswith(f"{top}/") for name in names)
+    assert {(member.uid, member.gid, member.mtime) for member in members} == {(0, 0, kafka_mirror.TAR_MTIME)}
+    for required in ("LICENSE", "NOTICE", "config/log4j.properties", f"libs/{top}.jar"):
+        assert f"{top}/{required}" in names, required
+    jars = {name.rsplit("/", 1)[1] for name in names if name.startswith(f"{top}/libs/")}
+    for prefix in ("kafka-clients-", "kafka-tools-", "kafka-raft-", "kafka-metadata-", "kafka-storage-"):
+        assert f"{prefix}{version}.jar" in jars, prefix
+    for prefix in ("zookeeper-3.", "zookeeper-jute-3.", "scala-library-2.13.", "slf4j-api-", "jackson-databind-"):
+        assert any(jar.startswith(prefix) for jar in jars), prefix
+    log4j, binding = (coordinate.split(":") for coordinate in kafka_mirror.LOG_BINDINGS[version])
+    assert f"{log4j[1]}-{log4j[2]}.jar" in jars
+    assert f"{binding[1]}-{binding[2]}.jar" in jars
+
+
+def test_broker_creates_topic_and_round_trips_a_message(cluster: Cluster) -> None:
+    command = [
+        _java(),
+        f"-Dlog4j.configuration=file:{cluster.home / 'config' / 'tools-log4j.properties'}",
+        "-cp",
+        f"{cluster.home / 'libs'}/*",
+        "kafka.admin.TopicCommand",
+        "--bootstrap-server",
+        cluster.bootstrap,
+        "--create",
+        "--topic",
+        TOPIC,
+        "--partitions",
+        "1",
+        "--replication-factor",
+        "1",
+    ]
+    created = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert created.returncode == 0, f"TopicCommand failed:\n{created.stdout}\n{created.stderr}"
+    assert f"Created topic {TOPIC}" in created.stdout
+
+    payload = f"kafka {cluster.version}: Kappa 123".encode()
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all")
+    try:
+        metadata = producer.send(TOPIC, key=b"chatter", value=payload).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+    assert metadata.topic == TOPIC
+
+    consumer = KafkaConsumer(bootstrap_servers=cluster.bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partition = TopicPartition(TOPIC, metadata.partition)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        received: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=1000).values():
+                received.extend(record.value for record in records)
+    finally:
+        consumer.close()
+    assert received == [payload]
+
+    server_log = cluster.logs / "kafka" / "server.log"
+    assert "started (kafka.server.KafkaServer)" in server_log.read_text(), _tail(server_log)
+
+
+def test_connector_jars_match_the_manifest(connector_jars: list[Path]) -> None:
+    root = mirror_root()
+    listing = connectors.list_path(root)
+    assert connector_jars[-1] == listing
+    relative = listing.read_text().splitlines()
+    assert len(relative) == 4
+    assert [root / "maven2" / rel for rel in relative] == connector_jars[:-1]
+    artifacts = [rel.split("/")[-3] for rel in relative]
+    assert artifacts == [
+        f"spark-sql-kafka-0-10_{connectors.SPARK_SCALA_VERSION}",
+        f"spark-token-provider-kafka-0-10_{connectors.SPARK_SCALA_VERSION}",
+        "kafka-clients",
+        "commons-pool2",
+    ]
+    assert relative[0].endswith(f"/{connectors.SPARK_VERSION}/{artifacts[0]}-{connectors.SPARK_VERSION}.jar")
+    for path in [*connector_jars]:
+        digest = manifest.recorded(root, path)
+        assert digest is not None, f"{path} is missing or does not match {manifest.MANIFEST}"
+        assert (path.parent / f"{path.name}.sha512").read_text().split()[0] == digest
+    for jar in connector_jars[:-1]:
+        with zipfile.ZipFile(jar) as archive:
+            assert archive.testzip() is None, jar
+    assert connectors.build(root) == connector_jars
+
+
+def test_pyspark_ships_what_the_connector_jars_need() -> None:
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        pytest.skip("pyspark is not installed in this interpreter")
+    jars = {path.name for path in (Path(spec.origin).parent / "jars").glob("*.jar")}
+    if not any(name == f"spark-core_{connectors.SPARK_SCALA_VERSION}-{connectors.SPARK_VERSION}.jar" for name in jars):
+        pytest.skip(f"the installed pyspark is not {connectors.SPARK_VERSION}")
+    for prefix in ("lz4-java-", "snappy-java-", "zstd-jni-", "slf4j-api-", "jsr305-", "hadoop-client-runtime-"):
+        assert any(name.startswith(prefix) for name in jars), prefix
+    for prefix in ("kafka-clients-", "commons-pool2-", "spark-sql-kafka-", "spark-token-provider-kafka-"):
+        assert not any(name.startswith(prefix) for name in jars), prefix
+
+
+def test_connector_versions_are_read_from_the_pom_chain() -> None:
+    def pom(artifact: str, *dependencies: tuple[str, str, str], extra: str = "") -> str:
+        listed = "".join(
+            f"<dependency><groupId>{group}</groupId><artifactId>{name}</artifactId><version>{version}</version>"
+            "</dependency>"
+            for group, name, version in dependencies
+        )
+        return (
+            f'<project xmlns="http://maven.apache.org/POM/4.0.0">{extra}<artifactId>{artifact}</artifactId>'
+            f"<dependencies>{listed}</dependencies></project>"
+        )
+
+    parent = (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><groupId>org.apache.spark</groupId>'
+        "<artifactId>spark-parent_2.12</artifactId><version>3.5.7</version>"
+        "<properties><kafka.version>3.4.1</kafka.version><pool.version>2.11.1</pool.version></properties>"
+        "<dependencyManagement><dependencies><dependency><groupId>org.apache.commons</groupId>"
+        "<artifactId>commons-pool2</artifactId><version>${pool.version}</version></dependency>"
+        "</dependencies></dependencyManagement></project>"
+    )
+    link = (
+        "<parent><groupId>org.apache.spark</groupId><artifactId>spark-parent_2.12</artifactId>"
+        "<version>3.5.7</version></parent>"
+    )
+    sql_kafka = "spark-sql-kafka-0-10_2.12"
+    token = ("org.apache.spark", "spark-token-provider-kafka-0-10_2.12", "3.5.7")
+    pool = ("org.apache.commons", "commons-pool2", "2.11.1")
+    clients = ("org.apache.kafka", "kafka-clients", "3.4.1")
+    expected = [token, clients, pool]
+
+    assert connectors.parse_declared([pom(sql_kafka, clients, pool, token)], "literal") == expected
+    interpolated = pom(
+        sql_kafka,
+        (token[0], token[1], "${project.version}"),
+        (*clients[:2], "${kafka.version}"),
+        (*pool[:2], ""),
+        extra=link,
+    )
+    assert connectors.parse_declared([interpolated, parent], "interpolated") == expected
+    with pytest.raises(RuntimeError, match=r"orphan .*org\.apache\.kafka:kafka-clients .*'\$\{kafka\.version\}'"):
+        connectors.parse_declared([pom(sql_kafka, token, pool, (*clients[:2], "${kafka.version}"))], "orphan")
+    with pytest.raises(RuntimeError, match=r"commons-pool2"):
+        connectors.parse_declared([pom(sql_kafka, token, clients)], "no pool")

@@ -89,7 +89,7 @@ testbed-status:
 
 demo: deps venv mirror ## bring up an all-in-one host and converge site.yml on it
 	cd $(REPO) && $(PY) -m scripts.testbed up demo $(foreach g,zookeeper kafka spark shipper web,--group $(g)=demo)
-	cd $(REPO) && ansible-playbook -i inventories/testbed/hosts.yml ansible/playbooks/site.yml
+	cd $(REPO) && ansible-playbook -i inventories/testbed/hosts.yml --limit demo ansible/playbooks/site.yml
 
 demo-down: ## remove the demo host
 	cd $(REPO) && python3 -m scripts.testbed down demo

@@ -156,12 +156,22 @@ class Host:
 
 
 def _live_pid(pidfile: Path) -> int | None:
+    """The pid in ``pidfile`` if that process still runs and is one of ours (pids get reused)."""
     try:
         pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except (OSError, ValueError):
         return None
-    return pid
+    ours = ("systemd-nspawn", "squid", "http.server")
+    return pid if any(word in cmdline for word in ours) and "zombie" not in _proc_state(pid) else None
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return "gone"
+    return "zombie" if fields[0] == "Z" else "running"
 
 
 def known_hosts() -> list[Host]:

@@ -1,0 +1,201 @@
+"""The ``chat-sentiment`` command.
+
+``chat-sentiment score [--scorer lexicon|transformers] [--model PATH_OR_ID]``
+    Reads UTF-8 text lines on stdin and writes, in the same order, one JSON object per input line:
+    ``{"label": "positive"|"neutral"|"negative", "score": <float in [-1, 1]>}``. An empty line gets
+    ``{"label": "neutral", "score": 0.0}``; invalid UTF-8 bytes are replaced (U+FFFD), never fatal; ``\\r\\n``
+    endings and a leading BOM are accepted; a last line without a newline still gets its output line.
+    Input is processed as it arrives: whatever complete lines are available (up to ``--batch-size``) are scored
+    together and their output is flushed, so a pipe that stays open gets answers line by line.
+
+``chat-sentiment parse [--format auto|filebeat|chatty|twitter] [--channel C] [--path P] [--tz Z] [--score]``
+    Reads Filebeat JSON events, X API v2 records or raw Chatty lines on stdin and writes one JSON object per
+    parsed record: events (``"type": "event"``) and dead letters (``"type": "dead_letter"``, with the reason).
+
+``chat-sentiment evaluate TSV [--vader]``
+    Sign-of-score accuracy on a labelled TSV and throughput (see :mod:`chat_sentiment.evaluate`).
+
+Exit status: 0 on success, 2 for bad arguments or a scorer that cannot start (the message names the cause).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from .chatty import ChattyLogReader, parse_zone
+from .evaluate import main as evaluate_main
+from .filebeat import parse_event
+from .records import ChatEvent, DeadLetter
+from .scorers import SCORER_NAMES, Score, Scorer, ScorerUnavailable, get_scorer
+from .twitter import parse_record
+
+DEFAULT_BATCH_SIZE = 64
+_READ_SIZE = 1 << 16
+
+
+def read_line_batches(stream: BinaryIO, max_batch: int = DEFAULT_BATCH_SIZE) -> Iterator[list[bytes]]:
+    """Yield lists of complete lines (without their ``\\n``) as soon as they are available.
+
+    Reads with ``os.read`` on the stream's file descriptor when it has one (returns whatever a pipe holds, never
+    waits for a full buffer), else with ``read1``. A final line without a newline is yielded at end of input.
+    """
+    try:
+        fd: int | None = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    pending = b""
+    while True:
+        chunk = os.read(fd, _READ_SIZE) if fd is not None else stream.read1(_READ_SIZE)  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        pending += chunk
+        if b"\n" not in chunk:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for start in range(0, len(lines), max_batch):
+            yield lines[start:start + max_batch]
+    if pending:
+        yield [pending]
+
+
+def decode_text(line: bytes) -> str:
+    """A line as text: invalid UTF-8 replaced, a trailing ``\\r`` and a leading BOM dropped."""
+    text = line.decode("utf-8", errors="replace")
+    if text.endswith("\r"):
+        text = text[:-1]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def format_score(score: Score) -> str:
+    value = float(score.score)
+    if math.isnan(value):  # NaN from a broken model: report neutral rather than invalid JSON
+        value = 0.0
+    value = max(-1.0, min(1.0, value))
+    return json.dumps({"label": score.label, "score": value})
+
+
+def run_score(scorer: Scorer, stdin: BinaryIO, stdout: BinaryIO, batch_size: int) -> None:
+    for batch in read_line_batches(stdin, batch_size):
+        texts = [decode_text(line) for line in batch]
+        scores = scorer.score_batch(texts)
+        if len(scores) != len(texts):
+            raise RuntimeError(f"scorer {scorer.name!r} returned {len(scores)} scores for {len(texts)} lines")
+        stdout.write(("\n".join(format_score(s) for s in scores) + "\n").encode("utf-8"))
+        stdout.flush()
+
+
+def _detect(text: str) -> str:
+    stripped = text.lstrip()
+    if not stripped.startswith("{"):
+        return "chatty"
+    try:
+        obj = json.loads(stripped)
+    except json.JSONDecodeError:
+        return "json-invalid"
+    if isinstance(obj, dict) and "message" in obj and ("log" in obj or "@timestamp" in obj or "input" in obj):
+        return "filebeat"
+    if isinstance(obj, dict) and ("data" in obj or "errors" in obj or ("id" in obj and "text" in obj)):
+        return "twitter"
+    return "json-unknown"
+
+
+def run_parse(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    scorer = get_scorer(args.scorer, model=args.model) if args.score else None
+    if args.path:
+        reader = ChattyLogReader.for_path(args.path, tz=parse_zone(args.tz) if args.tz else parse_zone("Z"))
+    else:
+        reader = ChattyLogReader(channel=(args.channel or "unknown").lstrip("#").lower(),
+                                 tz=parse_zone(args.tz) if args.tz else parse_zone("Z"))
+    if args.channel and args.path:
+        reader.channel = args.channel.lstrip("#").lower()
+    for batch in read_line_batches(stdin, args.batch_size):
+        records: list[ChatEvent | DeadLetter] = []
+        for line in batch:
+            text = decode_text(line) if args.format != "chatty" else None
+            kind = args.format if args.format != "auto" else _detect(text or "")
+            if kind == "chatty":
+                records.append(reader.feed(line + b"\n"))
+            elif kind == "filebeat":
+                records.append(parse_event(line))
+            elif kind == "twitter":
+                records.extend(parse_record(line, channel=args.channel or "twitter"))
+            else:
+                records.append(DeadLetter(raw=text or "", source=None,
+                                          reason="JSON record that is neither a Filebeat event nor an X record"
+                                          if kind == "json-unknown" else "line starts with '{' but is not JSON"))
+        scored = [r for r in records if isinstance(r, ChatEvent) and r.scored] if scorer else []
+        scores = iter(scorer.score_batch([r.text or "" for r in scored])) if scorer else iter(())
+        lines = []
+        for record in records:
+            obj = record.to_dict()
+            if scorer and isinstance(record, ChatEvent) and record.scored:
+                score = next(scores)
+                obj["label"], obj["score"] = score.label, score.score
+            lines.append(json.dumps(obj, ensure_ascii=False))
+        if lines:
+            stdout.write(("\n".join(lines) + "\n").encode("utf-8"))
+            stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat-sentiment", description="Score and parse live chat.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    score = sub.add_parser("score", help="score text lines from stdin, one JSON object per line")
+    parse = sub.add_parser("parse", help="parse Filebeat events, X records or Chatty lines from stdin")
+    for p in (score, parse):
+        p.add_argument("--scorer", choices=SCORER_NAMES, default="lexicon")
+        p.add_argument("--model", default=None, help="transformers model: Hugging Face hub id or local path")
+        p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    score.add_argument("--revision", default=None, help="transformers: hub revision to pin")
+    score.add_argument("--quantize", action="store_true", help="transformers: int8 dynamic quantization")
+    parse.add_argument("--format", choices=("auto", "filebeat", "chatty", "twitter"), default="auto")
+    parse.add_argument("--channel", default=None, help="channel of raw Chatty lines (or X records)")
+    parse.add_argument("--path", default=None, help="Chatty log file path the lines come from (gives the channel)")
+    parse.add_argument("--tz", default=None, help="zone of raw Chatty lines before a '# Log started' header")
+    parse.add_argument("--score", action="store_true", help="add label and score to messages and actions")
+    evaluate = sub.add_parser("evaluate", help="accuracy and throughput of the lexicon scorer on a labelled TSV")
+    evaluate.add_argument("tsv")
+    evaluate.add_argument("--vader", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "evaluate":
+        return evaluate_main([args.tsv, *(["--vader"] if args.vader else [])])
+    if args.batch_size < 1:
+        print("chat-sentiment: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        if args.command == "score":
+            options = {}
+            if args.scorer == "transformers":
+                options = {"revision": args.revision, "quantize": args.quantize}
+            scorer = get_scorer(args.scorer, model=args.model, **options)
+            run_score(scorer, stdin, stdout, args.batch_size)
+        else:
+            run_parse(args, stdin, stdout)
+    except (ScorerUnavailable, ValueError) as exc:
+        print(f"chat-sentiment {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

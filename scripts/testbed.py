@@ -332,8 +332,12 @@ def _ensure_services() -> None:
             raise RuntimeError("squid is not installed (make deps installs it)")
         run("squid", "-f", str(_proxy_conf()))
         _wait_port(BRIDGE_ADDR, PROXY_PORT, "squid (apt proxy)")
+    root = mirror_root()
+    served = RUN / "mirror.root"
+    if _live_pid(RUN / "mirror.pid") is not None and (not served.exists() or served.read_text() != str(root)):
+        _stop_pid(RUN / "mirror.pid", "mirror HTTP server (serving another cache)")
     if _live_pid(RUN / "mirror.pid") is None:
-        root = mirror_root()
+        served.write_text(str(root))
         root.mkdir(parents=True, exist_ok=True)
         logfile = (RUN / "mirror.log").open("ab")
         process = subprocess.Popen(

@@ -15,6 +15,10 @@
 ``chat-sentiment evaluate TSV [--vader]``
     Sign-of-score accuracy on a labelled TSV and throughput (see :mod:`chat_sentiment.evaluate`).
 
+``chat-sentiment stream [--config FILE] [--check]``
+    The Spark Structured Streaming job (see :mod:`chat_sentiment.stream`; needs ``chat-sentiment[stream]``).
+    ``--check`` validates the settings and the Kafka connector jars and prints them without starting Spark.
+
 Exit status: 0 on success, 2 for bad arguments or a scorer that cannot start (the message names the cause).
 """
 
@@ -164,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="accuracy and throughput of the lexicon scorer on a labelled TSV")
     evaluate.add_argument("tsv")
     evaluate.add_argument("--vader", action="store_true")
+    stream = sub.add_parser("stream", help="run the Spark streaming job (Kafka -> scores, aggregates, snapshot)")
+    stream.add_argument("--config", default=None, help="TOML settings file; CHAT_SENTIMENT_* variables override")
+    stream.add_argument("--check", action="store_true", help="check the settings and connector jars, then exit")
+    stream.add_argument("--log-level", default=None, help="the job's log level (default INFO)")
     return parser
 
 
@@ -171,6 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "evaluate":
         return evaluate_main([args.tsv, *(["--vader"] if args.vader else [])])
+    if args.command == "stream":
+        try:
+            from .stream import run as run_stream  # noqa: PLC0415 - pyspark is an optional dependency
+        except ImportError as exc:
+            print(f"chat-sentiment stream: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
+            return 2
+        return run_stream(args)
     if args.batch_size < 1:
         print("chat-sentiment: --batch-size must be at least 1", file=sys.stderr)
         return 2

@@ -8,144 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import shutil
-import socket
 import subprocess
 import tarfile
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
 
 from scripts.mirror import connectors, manifest
 from scripts.mirror import kafka as kafka_mirror
 from scripts.paths import mirror_root
+from tests.integration.kafka_local import Cluster, java, start_cluster, tail
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "twitch-chat"
-STARTUP_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
-
-
-def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        pytest.fail("java is not on PATH: the Kafka tarball needs a JVM to run")
-    return java
-
-
-@pytest.fixture(scope="module")
-def kafka_tarballs() -> dict[str, Path]:
-    root = mirror_root()
-    return dict(zip(kafka_mirror.KAFKA_VERSIONS, kafka_mirror.build(root), strict=True))
-
-
-@pytest.fixture(scope="module")
-def connector_jars() -> list[Path]:
-    return connectors.build(mirror_root())
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    if not path.exists():
-        return f"({path} was not written)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@dataclass
-class JavaProcess:
-    name: str
-    process: subprocess.Popen[bytes]
-    output: Path
-    handle: IO[bytes]
-
-    def check_alive(self) -> None:
-        code = self.process.poll()
-        if code is not None:
-            pytest.fail(f"{self.name} exited with {code} while starting; its output:\n{_tail(self.output)}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-        self.handle.close()
-
-
-def _start(name: str, home: Path, logs: Path, main_class: str, properties: Path) -> JavaProcess:
-    output = logs / f"{name}.out"
-    handle = output.open("wb")
-    command = [
-        _java(),
-        "-Xms128m",
-        "-Xmx512m",
-        f"-Dlog4j.configuration=file:{home / 'config' / 'log4j.properties'}",
-        f"-Dkafka.logs.dir={logs / name}",
-        "-cp",
-        f"{home / 'libs'}/*",
-        main_class,
-        str(properties),
-    ]
-    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return JavaProcess(name, process, output, handle)
-
-
-def _wait_for_zookeeper(zookeeper: JavaProcess, port: int) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        zookeeper.check_alive()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
-                connection.sendall(b"srvr")
-                if b"Zookeeper version" in connection.recv(4096):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"ZooKeeper did not answer 'srvr' on 127.0.0.1:{port}; its output:\n{_tail(zookeeper.output)}")
-
-
-def _wait_for_broker(broker: JavaProcess, bootstrap: str) -> None:
-    # A metadata request through the consumer: KafkaAdminClient.describe_cluster() of kafka-python 3.0.x expects
-    # DescribeCluster v1 fields (endpoint_type) and raises KeyError against a 3.0.0 broker.
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        broker.check_alive()
-        try:
-            consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-            try:
-                consumer.topics()
-                return
-            finally:
-                consumer.close()
-        except (KafkaError, OSError) as error:
-            last_error = error
-        time.sleep(1)
-    pytest.fail(f"broker at {bootstrap} never answered metadata ({last_error!r}); output:\n{_tail(broker.output)}")
-
-
-@dataclass(frozen=True)
-class Cluster:
-    version: str
-    home: Path
-    bootstrap: str
-    logs: Path
 
 
 @pytest.fixture(scope="module", params=kafka_mirror.KAFKA_VERSIONS)
@@ -153,53 +33,8 @@ def cluster(
     request: pytest.FixtureRequest, kafka_tarballs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     version: str = request.param
-    base = tmp_path_factory.mktemp(f"kafka-{version}")
-    with tarfile.open(kafka_tarballs[version]) as tar:
-        tar.extractall(base, filter="data")
-    home = base / f"kafka_{kafka_mirror.SCALA_VERSION}-{version}"
-    logs = base / "logs"
-    logs.mkdir()
-
-    zk_port, broker_port = _free_port(), _free_port()
-    zookeeper_properties = base / "zookeeper.properties"
-    zookeeper_properties.write_text(
-        f"dataDir={base / 'zookeeper'}\n"
-        f"clientPort={zk_port}\n"
-        "clientPortAddress=127.0.0.1\n"
-        "maxClientCnxns=0\n"
-        "admin.enableServer=false\n"
-    )
-    server_properties = base / "server.properties"
-    server_properties.write_text(
-        "broker.id=0\n"
-        f"listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
-        f"log.dirs={base / 'kafka-logs'}\n"
-        f"zookeeper.connect=127.0.0.1:{zk_port}\n"
-        "zookeeper.connection.timeout.ms=30000\n"
-        "num.partitions=1\n"
-        "auto.create.topics.enable=false\n"
-        "offsets.topic.replication.factor=1\n"
-        "transaction.state.log.replication.factor=1\n"
-        "transaction.state.log.min.isr=1\n"
-        "group.initial.rebalance.delay.ms=0\n"
-    )
-
-    started: list[JavaProcess] = []
-    try:
-        zookeeper = _start(
-            "zookeeper", home, logs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", zookeeper_properties
-        )
-        started.append(zookeeper)
-        _wait_for_zookeeper(zookeeper, zk_port)
-        broker = _start("kafka", home, logs, "kafka.Kafka", server_properties)
-        started.append(broker)
-        bootstrap = f"127.0.0.1:{broker_port}"
-        _wait_for_broker(broker, bootstrap)
-        yield Cluster(version, home, bootstrap, logs)
-    finally:
-        for process in reversed(started):  # the broker first, then ZooKeeper
-            process.stop()
+    with start_cluster(kafka_tarballs[version], version, tmp_path_factory.mktemp(f"kafka-{version}")) as running:
+        yield running
 
 
 def test_kafka_tarballs_match_their_sha512(kafka_tarballs: dict[str, Path]) -> None:
@@ -242,7 +77,7 @@ def test_kafka_tarball_layout(kafka_tarballs: dict[str, Path], version: str) -> 
 
 def test_broker_creates_topic_and_round_trips_a_message(cluster: Cluster) -> None:
     command = [
-        _java(),
+        java(),
         f"-Dlog4j.configuration=file:{cluster.home / 'config' / 'tools-log4j.properties'}",
         "-cp",
         f"{cluster.home / 'libs'}/*",
@@ -284,7 +119,7 @@ def test_broker_creates_topic_and_round_trips_a_message(cluster: Cluster) -> Non
     assert received == [payload]
 
     server_log = cluster.logs / "kafka" / "server.log"
-    assert "started (kafka.server.KafkaServer)" in server_log.read_text(), _tail(server_log)
+    assert "started (kafka.server.KafkaServer)" in server_log.read_text(), tail(server_log)
 
 
 def test_connector_jars_match_the_manifest(connector_jars: list[Path]) -> None:

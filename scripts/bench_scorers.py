@@ -1,0 +1,167 @@
+"""Scorer throughput in messages per second, printed as tables (a measurement, never a test).
+
+    python -m scripts.bench_scorers [--tsv ../shared/data/korean_reviews_dev.tsv] [--chat 20000]
+                                    [--batch-sizes 1,8,32,64] [--transformers-messages 256] [--skip-transformers]
+
+1. ``lexicon`` side by side with vaderSentiment on the same messages: the 20,000 Korean reviews of the TSV and a
+   generated chat corpus (Twitch-style lines: emotes, Korean chat slang, English, repetition), scored in batches of
+   512, best of ``--repeat`` runs.
+2. ``transformers`` through the job's own scorer (tokenizer + model + label mapping) with XLM-RoBERTa-base's
+   architecture (the shape of the default production model, cardiffnlp/twitter-xlm-roberta-base-sentiment) and
+   random weights -- the hub is out of reach; speed does not depend on the weights. The tokenizer is trained on the
+   benchmark's own texts with the ``tokenizers`` library (Unigram, SentencePiece-style), so token counts are
+   close to, not equal to, the real model's; the table prints the mean tokens per message. fp32 and torch int8
+   dynamic quantization, at each batch size, texts truncated to 128 tokens. The model is built in a temporary
+   directory (about 1.1 GB) and loaded with ``get_scorer("transformers", model=DIR)``.
+
+Numbers depend on the host: the script prints its CPU count and torch's thread count. On a shared machine, run it
+twice and compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "spark"))
+
+from chat_sentiment.evaluate import read_labelled, throughput, vader_batch  # noqa: E402
+from chat_sentiment.scorers import get_scorer  # noqa: E402
+
+DEFAULT_TSV = REPO.parent / "shared" / "data" / "korean_reviews_dev.tsv"
+
+EMOTES = ("KEKW", "PogChamp", "LUL", "Kappa", "ResidentSleeper", "NotLikeThis", "BibleThump", "Kreygasm", "4Head",
+          "OMEGALUL", "monkaS", "PepeHands", "Sadge", "EZ", "HeyGuys", "DansGame", "❤️", "😂", "😭", "🔥")
+KOREAN = (
+    "ㅋㅋㅋㅋ", "ㅋㅋㅋㅋㅋㅋㅋ", "ㅎㅎ", "ㅠㅠ", "ㅜㅜ", "노잼", "개꿀잼", "대박", "미쳤다", "와", "진짜",
+    "너무", "재밌다", "별로", "최고", "가즈아", "헐", "ㄷㄷ", "안녕하세요", "방송", "오늘", "못하네",
+    "잘한다", "슬프다", "레전드", "실화냐", "망했다", "굿", "ㅇㅈ", "사랑해요",
+)
+ENGLISH = ("gg", "wp", "lol", "that", "was", "insane", "so", "bad", "good", "love", "this", "song", "boring",
+           "what", "a", "play", "not", "great", "terrible", "hype", "lets", "go", "chat", "never", "very", "nice",
+           "omg", "wtf", "best", "worst", "stream", "!!!", "?", "soooo")
+
+
+def chat_corpus(count: int, seed: int = 7) -> list[str]:
+    """``count`` chat-like messages: 1-12 tokens drawn from emotes, Korean chat language and English words."""
+    rng = random.Random(seed)
+    pools = (EMOTES, KOREAN, ENGLISH)
+    out = []
+    for _ in range(count):
+        size = rng.choice((1, 1, 2, 2, 3, 3, 4, 5, 6, 8, 12))
+        weights = rng.choice(((1, 3, 1), (1, 1, 3), (2, 1, 1)))
+        out.append(" ".join(rng.choice(rng.choices(pools, weights)[0]) for _ in range(size)))
+    return out
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [title, "| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+              + " |" for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def lexicon_vs_vader(corpora: dict[str, list[str]], repeat: int) -> str:
+    lexicon = get_scorer("lexicon")
+    lexicon.score_batch(["warm up ㅋㅋ"])
+    try:
+        vader: Callable[[list[str]], object] | None = vader_batch()
+    except ImportError:
+        vader = None
+    rows = []
+    for name, texts in corpora.items():
+        lex = throughput(lexicon.score_batch, texts, repeat=repeat)
+        vad = throughput(vader, texts, repeat=repeat) if vader else float("nan")
+        rows.append((name, f"{len(texts):,}", f"{lex:,.0f}", f"{vad:,.0f}" if vader else "not installed",
+                     f"{lex / vad:.1f}x" if vader else "-"))
+    return table(f"Lexicon vs VADER (messages/s, batches of 512, best of {repeat})",
+                 ("corpus", "messages", "lexicon", "vaderSentiment", "lexicon/VADER"), rows)
+
+
+def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: int, threads: int | None,
+                       repeat: int) -> str:
+    import torch  # noqa: PLC0415 - optional
+    from chat_sentiment.localmodel import build_model  # noqa: PLC0415
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+    hf_logging.disable_progress_bar()
+    # torch.ao dynamic quantization still works in torch 2.13 but warns that torchao replaces it
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="torch.quantize_per_tensor")
+
+    if threads:
+        torch.set_num_threads(threads)
+    sample = texts[:messages]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-xlmr-base-") as folder:
+        started = time.perf_counter()
+        path = build_model(folder, texts, size="base", vocab_size=16000)
+        build_s = time.perf_counter() - started
+        for quantize in (False, True):
+            started = time.perf_counter()
+            scorer = get_scorer("transformers", model=str(path), quantize=quantize, max_length=128)
+            load_s = time.perf_counter() - started
+            tokens = [len(ids) for ids in scorer.tokenizer(sample, truncation=True, max_length=128)["input_ids"]]
+            params = sum(p.numel() for p in scorer.model.parameters())
+            for batch in batch_sizes:
+                scorer.batch_size = batch
+                scorer.score_batch(sample[:batch])  # warm-up
+                elapsed = float("inf")
+                for _ in range(repeat):  # best of: other processes on the host only ever slow a run down
+                    started = time.perf_counter()
+                    scorer.score_batch(sample)
+                    elapsed = min(elapsed, time.perf_counter() - started)
+                rows.append(("int8 dynamic" if quantize else "fp32", batch, f"{len(sample) / elapsed:,.1f}",
+                             f"{1000 * elapsed / len(sample):.1f}", f"{sum(tokens) / len(tokens):.1f}",
+                             f"{load_s:.1f}", f"{params / 1e6:.0f}M" if params else "-"))
+    title = (f"transformers: XLM-RoBERTa-base architecture, random weights ({len(sample)} chat messages in "
+             f"arrival order, best of {repeat}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+             f"model built in {build_s:.0f}s)")
+    return table(title, ("weights", "batch", "messages/s", "ms/message", "tokens/msg", "load s", "params*"), rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tsv", default=str(DEFAULT_TSV), help="labelled TSV (id, text, label)")
+    parser.add_argument("--chat", type=int, default=20_000, help="generated chat messages")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-sizes", default="1,8,32,64")
+    parser.add_argument("--transformers-messages", type=int, default=128)
+    parser.add_argument("--transformers-repeat", type=int, default=2)
+    parser.add_argument("--skip-lexicon", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--skip-transformers", action="store_true")
+    args = parser.parse_args(argv)
+
+    reviews = [text for _, text, _ in read_labelled(args.tsv)]
+    chat = chat_corpus(args.chat)
+    print(f"host: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print()
+    if not args.skip_lexicon:
+        print(lexicon_vs_vader({"korean reviews (TSV)": reviews, "generated chat": chat}, args.repeat))
+    if not args.skip_transformers:
+        print()
+        sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
+        print(transformers_table(chat + reviews[:2000], sizes, args.transformers_messages, args.threads,
+                                 args.transformers_repeat))
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        print("* int8 dynamic quantization stores Linear weights packed; the parameter count shows what torch still "
+              "lists as parameters (embeddings, norms).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

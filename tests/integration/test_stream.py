@@ -1,0 +1,434 @@
+"""The streaming job end to end: real ZooKeeper + Kafka 3.0.0 from the mirror, the job in Spark local mode.
+
+One run (a module fixture) drives the job the way production will:
+
+1. Filebeat events with real-format Chatty lines (messages, /me actions, Korean and English, emotes; BAN,
+   Notification, Viewerstats, DELETED, BITS; garbage; re-sent copies) go to ``twitch-chat`` (2 partitions).
+2. The job starts (``python -m chat_sentiment.stream --config FILE`` plus environment overrides, a 2 s trigger)
+   and the test waits until every chat message of that first part is committed to ``messages/``.
+3. More events are produced while the job runs; as soon as the job has planned a batch of them, the job's whole
+   process group (Python driver and the JVM) is killed with SIGKILL.
+4. The job is restarted on the same checkpoints and output and runs until everything is in.
+
+The tests then check the committed output (read through the file sink's commit log, as any reader must): every
+chat message exactly once and scored as the lexicon scores it, other line kinds kept as events, garbage in dead
+letters with its reason, aggregates that add up to the messages, the Kafka outputs, the JSON snapshot; the last
+test stops the job with SIGTERM and expects exit status 0.
+
+Waits poll with bounded timeouts (generous: the cores are shared with other tests); nothing is timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import pytest
+from chat_sentiment import sinklog
+from chat_sentiment.aggregate import top_counts
+from chat_sentiment.filebeat import parse_event
+from chat_sentiment.records import ChatEvent
+from chat_sentiment.scorers import get_scorer
+from kafka import KafkaConsumer, KafkaProducer
+
+from tests.integration.chat_events import ChatLog, Sent, chat_line, local_time, make_events
+from tests.integration.kafka_local import Cluster, create_topics, start_cluster, tail
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA_VERSION = "3.0.0"
+TOPIC = "twitch-chat"
+SCORED_TOPIC = "chat-sentiment-scored"
+DEAD_LETTER_TOPIC = "chat-sentiment-dead-letters"
+CHANNELS = ("examplestreamer", "gamer_kim")
+FLUSH_CHANNEL = "flushchannel"
+FIRST_PART, SECOND_PART = 240, 120
+WAIT_S = 360.0  # per phase; the job's first batches are slow on a busy host (JVM warm-up)
+STOP_TIMEOUT_S = 90.0
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+@dataclass
+class Job:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fail_if_dead(self) -> None:
+        if not self.alive():
+            pytest.fail(f"the job exited with {self.process.returncode}; its log:\n{tail(self.log, 60)}")
+
+    def kill_group(self) -> None:
+        """SIGKILL the driver and the JVM together (a crash), and wait until the JVM is gone."""
+        pgid = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        wait_for(lambda: not _group_alive(pgid), 30, "the job's process group to disappear")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_job(config_file: Path, log_path: Path, env: dict[str, str]) -> Job:
+    handle = log_path.open("ab")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chat_sentiment.stream", "--config", str(config_file)],
+            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=config_file.parent,
+            start_new_session=True,  # its own process group: the crash kills the driver and the JVM at once
+        )
+    finally:
+        handle.close()
+    return Job(process, log_path)
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, job: Job | None = None) -> T:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if job is not None:
+            job.fail_if_dead()
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}"
+                        + (f"; the job's log:\n{tail(job.log, 60)}" if job else ""))
+        time.sleep(1.0)
+
+
+def produce(bootstrap: str, topic: str, sent: list[Sent], pause: float = 0.0) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for record in sent:
+            producer.send(topic, record.value)
+            if pause:
+                time.sleep(pause)
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+
+
+def table(directory: Path) -> pd.DataFrame:
+    try:
+        return sinklog.read_table(directory)
+    except FileNotFoundError:
+        return pd.DataFrame()
+
+
+def last_batch(checkpoint: Path, log: str) -> int:
+    """The newest batch id in a query checkpoint's ``offsets`` (planned) or ``commits`` (done) log; -1 if none."""
+    folder = checkpoint / log
+    return max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=-1) if folder.is_dir() else -1
+
+
+def utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+Record = tuple[bytes | None, bytes]
+
+
+def consume_all(bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout: float) -> list[Record]:
+    """Every record of ``topic`` from the start, polling until ``done(records)`` (or the timeout)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             enable_auto_commit=False)
+    records: list[Record] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while not done(records) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend((r.key, r.value) for r in batch)
+    finally:
+        consumer.close()
+    return records
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+@dataclass
+class Run:
+    cluster: Cluster
+    out: Path
+    checkpoints: Path
+    sent: list[Sent]
+    job: Job
+    kill_note: str
+
+    @property
+    def chat(self) -> dict[str, ChatEvent]:
+        """The chat messages and actions that were sent, by id (re-sent copies once)."""
+        out: dict[str, ChatEvent] = {}
+        for record in self.sent:
+            event = parse_event(record.value)
+            if isinstance(event, ChatEvent) and event.kind in ("message", "action"):
+                out[event.id] = event
+        return out
+
+    @property
+    def other_events(self) -> dict[str, ChatEvent]:
+        out: dict[str, ChatEvent] = {}
+        for record in self.sent:
+            event = parse_event(record.value)
+            if isinstance(event, ChatEvent) and event.kind not in ("message", "action"):
+                out[event.id] = event
+        return out
+
+
+@pytest.fixture(scope="module")
+def cluster(kafka_tarballs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with start_cluster(kafka_tarballs[KAFKA_VERSION], KAFKA_VERSION, tmp_path_factory.mktemp("kafka")) as running:
+        create_topics(running, {TOPIC: 2, SCORED_TOPIC: 1, DEAD_LETTER_TOPIC: 1})
+        yield running
+
+
+@pytest.fixture(scope="module")
+def run(cluster: Cluster, connector_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    base = tmp_path_factory.mktemp("stream")
+    out, checkpoints = base / "out", base / "checkpoints"
+    jars = ", ".join(json.dumps(str(jar)) for jar in connector_jars if jar.suffix == ".jar")
+    config_file = base / "job.toml"
+    config_file.write_text(f"""\
+sources = ["twitch"]
+output_dir = "{out}"
+trigger_interval = "2 seconds"
+watermark_delay = "1 minute"
+snapshot_windows = 5
+top_n = 3
+stop_timeout = 60
+
+[kafka]
+topics = {{ twitch = "{TOPIC}" }}
+max_offsets_per_trigger = 150
+scored_topic = "{SCORED_TOPIC}"
+
+[spark]
+master = "local[2]"
+shuffle_partitions = 1
+jars = [{jars}]
+
+[spark.conf]
+"spark.ui.enabled" = "false"
+"spark.driver.memory" = "768m"
+# a short-lived JVM on shared cores: C1 only (the C2 compiler's work never pays off in a few minutes), one GC thread
+"spark.driver.extraJavaOptions" = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+""")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "spark"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYSPARK_PYTHON": sys.executable,
+        # the rest through the environment, as the systemd unit's EnvironmentFile sets it
+        "CHAT_SENTIMENT_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
+        "CHAT_SENTIMENT_CHECKPOINT_DIR": str(checkpoints),
+        "CHAT_SENTIMENT_KAFKA_DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
+    }
+    log_path = base / "job.log"
+
+    chat_log = ChatLog()
+    first = make_events(chat_log, local_time(2024, 5, 1, 21, 0, 0), FIRST_PART, 1, CHANNELS)
+    second = make_events(chat_log, local_time(2024, 5, 1, 21, 20, 0), SECOND_PART, 2, CHANNELS)
+    # a message an hour later closes every earlier window (the watermark passes them)
+    flush = chat_line(chat_log, FLUSH_CHANNEL, local_time(2024, 5, 1, 22, 30, 0), "flush PogChamp")
+    produce(cluster.bootstrap, TOPIC, first)
+    run_ = Run(cluster, out, checkpoints, first, start_job(config_file, log_path, env), "")
+    try:
+        first_ids = set(run_.chat)
+        wait_for(lambda: first_ids <= set(table(out / "messages").get("id", [])), WAIT_S,
+                 "the first part's chat messages in messages/", run_.job)
+        planned_before = last_batch(checkpoints / "messages", "offsets")
+
+        # the crash: more events arrive; kill the job as soon as it has planned a batch of them
+        run_.sent = first + second + [flush]
+        producer = threading.Thread(target=produce, args=(cluster.bootstrap, TOPIC, [*second, flush], 0.05))
+        producer.start()
+        wait_for(lambda: last_batch(checkpoints / "messages", "offsets") > planned_before, WAIT_S,
+                 "a batch of the second part to be planned", run_.job)
+        planned = last_batch(checkpoints / "messages", "offsets")
+        committed = last_batch(checkpoints / "messages", "commits")
+        run_.job.kill_group()
+        run_.kill_note = f"killed with batch {planned} planned, {committed} committed"
+        producer.join(timeout=120)
+        assert not producer.is_alive(), "the producer did not finish"
+
+        # the restart on the same checkpoints
+        run_.job = start_job(config_file, log_path, env)
+        all_ids = set(run_.chat)
+        wait_for(lambda: all_ids <= set(table(out / "messages").get("id", [])), WAIT_S,
+                 "every chat message in messages/ after the restart", run_.job)
+
+        def windows_closed() -> bool:
+            messages, windows = table(out / "messages"), table(out / "aggregates")
+            if windows.empty:
+                return False
+            counted = windows[windows.channel != FLUSH_CHANNEL].messages.sum()
+            return bool(counted == (messages.channel != FLUSH_CHANNEL).sum())
+
+        wait_for(windows_closed, WAIT_S, "the aggregates of every closed window", run_.job)
+        expected_dead = sum(1 for s in run_.sent if s.expect == "dead_letter")
+        wait_for(lambda: len(table(out / "dead_letters")) >= expected_dead, WAIT_S,
+                 "the dead letters", run_.job)
+        wait_for(lambda: len(table(out / "events")) >= len(run_.other_events), WAIT_S,
+                 "the events", run_.job)
+        yield run_
+    finally:
+        if run_.job.alive():
+            run_.job.kill_group()
+
+
+# ------------------------------------------------------------------------------------------------ the tests
+
+
+def test_every_chat_message_is_scored_exactly_once(run: Run) -> None:
+    messages = table(run.out / "messages")
+    expected = run.chat
+    assert len(expected) > 250  # the corpus really has that many distinct chat lines
+    duplicated = messages.id[messages.id.duplicated()].tolist()
+    assert not duplicated, f"rows repeated after the crash ({run.kill_note}): {duplicated[:5]}"
+    assert set(messages.id) == set(expected), f"rows lost or invented ({run.kill_note})"
+    scorer = get_scorer("lexicon")
+    by_id = messages.set_index("id")
+    for event_id, event in expected.items():
+        row = by_id.loc[event_id]
+        assert (row.kind, row.channel, row.user, row.text) == (event.kind, event.channel, event.user, event.text)
+        assert utc(row.ts) == pd.Timestamp(event.ts)
+        assert list(row.emotes) == event.emotes
+        score = scorer.score_batch([event.text or ""])[0]
+        assert (row.label, row.score) == (score.label, pytest.approx(score.score)), event.text
+    assert set(messages.label) == {"positive", "neutral", "negative"}
+    assert messages.score.between(-1, 1).all()
+    korean = messages[messages.text.str.contains("ㅋㅋ")]
+    assert not korean.empty and (korean.label == "positive").all()
+
+
+def test_other_line_kinds_are_kept_as_events_not_scored(run: Run) -> None:
+    events = table(run.out / "events")
+    expected = run.other_events
+    assert not events.id.duplicated().any()
+    assert set(events.id) == set(expected)
+    assert Counter(events.kind) == Counter(e.kind for e in expected.values())
+    assert {"ban", "notification", "viewerstats", "deleted", "bits"} <= set(events.kind)
+    assert "label" not in events.columns and "score" not in events.columns
+    assert set(events.id).isdisjoint(table(run.out / "messages").id)
+    ban = events[events.kind == "ban"].iloc[0]
+    assert json.loads(ban["attrs"])["bans"][0]["user"] == "troll_user"
+
+
+def test_garbage_goes_to_dead_letters_with_the_reason(run: Run) -> None:
+    dead = table(run.out / "dead_letters")
+    garbage = [s.value.decode("utf-8", "backslashreplace") for s in run.sent if s.expect == "dead_letter"]
+    assert len(dead) == len(garbage), "a dead letter was lost or repeated"
+    assert sorted(dead.raw) == sorted(garbage)
+    assert dead.reason.str.len().gt(0).all()
+    reasons = " | ".join(dead.reason)
+    for phrase in ("not valid JSON", "not valid UTF-8", "no string 'message'", "cannot tell the channel",
+                   "truncated timestamp"):
+        assert phrase in reasons
+    assert dead.topic.eq(TOPIC).all() and dead.offset.notna().all()
+
+
+def test_aggregates_add_up_to_the_messages(run: Run) -> None:
+    messages = table(run.out / "messages")
+    windows = table(run.out / "aggregates")
+    windows = windows[windows.channel != FLUSH_CHANNEL]
+    assert not windows.duplicated(["source", "channel", "window_start"]).any()
+    messages = messages[messages.channel != FLUSH_CHANNEL].copy()
+    messages["window_start"] = messages.ts.map(utc).dt.floor("min")
+    assert set(windows.channel) == set(CHANNELS)
+    assert len(windows) >= 10  # both parts span several minutes per channel
+    for (channel, start), group in messages.groupby(["channel", "window_start"]):
+        row = windows[(windows.channel == channel) & (windows.window_start.map(utc) == start)]
+        assert len(row) == 1, (channel, start)
+        row = row.iloc[0]
+        labels = Counter(group.label)
+        assert (row.messages, row.positive, row.neutral, row.negative) == (
+            len(group), labels["positive"], labels["neutral"], labels["negative"]), (channel, start)
+        assert abs(row.mean_score - group.score.mean()) < 1e-6
+        assert pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start) == pd.Timedelta(minutes=1)
+        assert [(t["item"], t["count"]) for t in row.top_emotes] == top_counts(group.emotes, 3)
+    assert windows.messages.sum() == len(messages)
+
+
+def test_scored_messages_and_dead_letters_reach_kafka(run: Run) -> None:
+    expected = run.chat
+    records = consume_all(run.cluster.bootstrap, SCORED_TOPIC,
+                          lambda got: {k.decode() for k, _ in got if k} >= set(expected), WAIT_S)
+    keys = {key.decode() for key, _ in records if key is not None}
+    assert keys == set(expected)  # at least once: every id, repeats allowed
+    messages = table(run.out / "messages").set_index("id")
+    for key, value in records:
+        body = json.loads(value)
+        assert body["id"] == key.decode()
+        assert (body["label"], body["score"]) == (messages.loc[body["id"]].label,
+                                                  pytest.approx(messages.loc[body["id"]].score))
+        assert body["ts"].endswith("Z") and body["channel"] in (*CHANNELS, FLUSH_CHANNEL)
+    garbage = sum(1 for s in run.sent if s.expect == "dead_letter")
+    dead = consume_all(run.cluster.bootstrap, DEAD_LETTER_TOPIC,
+                       lambda got: len({json.loads(v)["raw"] for _, v in got}) >= garbage, WAIT_S)
+    assert len({json.loads(v)["raw"] for _, v in dead}) == garbage
+    assert all(json.loads(v)["reason"] for _, v in dead)
+
+
+def test_snapshot_holds_the_latest_windows(run: Run) -> None:
+    path = run.out / "snapshot.json"
+    windows = table(run.out / "aggregates")
+
+    def current() -> dict[str, Any] | None:
+        data = json.loads(path.read_text()) if path.exists() else None
+        if not data:
+            return None
+        total = sum(w["messages"] for c in data["channels"] for w in c["windows"])
+        newest = windows.sort_values("window_start").groupby("channel").tail(5)
+        return data if total == newest.messages.sum() else None
+
+    data = wait_for(current, WAIT_S, "the snapshot to hold the newest windows", run.job)
+    assert data["version"] == 1 and data["window_seconds"] == 60 and data["windows_per_channel"] == 5
+    assert [c["channel"] for c in data["channels"]] == sorted(set(windows.channel))
+    for channel in data["channels"]:
+        rows = windows[windows.channel == channel["channel"]].sort_values("window_start").tail(5)
+        assert [w["window_start"] for w in channel["windows"]] == [
+            utc(t).strftime("%Y-%m-%dT%H:%M:%SZ") for t in rows.window_start]
+        assert [w["messages"] for w in channel["windows"]] == rows.messages.tolist()
+        assert all(len(w["top_emotes"]) <= 3 for w in channel["windows"])
+    assert not list(path.parent.glob(".snapshot.json.*")), "a temporary snapshot file was left behind"
+
+
+def test_sigterm_stops_the_job_gracefully(run: Run) -> None:
+    before = {name: len(table(run.out / name)) for name in ("messages", "events", "dead_letters", "aggregates")}
+    run.job.process.send_signal(signal.SIGTERM)  # the driver only, as systemd's KillMode=mixed does
+    try:
+        code = run.job.process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the job did not stop within {STOP_TIMEOUT_S:.0f}s of SIGTERM:\n{tail(run.job.log, 40)}")
+    assert code == 0, tail(run.job.log, 40)
+    log = run.job.log.read_text(errors="replace")
+    assert "SIGTERM received" in log and "stopped gracefully" in log
+    wait_for(lambda: not _group_alive(run.job.process.pid), 60, "the JVM to exit after the driver")
+    after = {name: len(table(run.out / name)) for name in before}
+    assert after == before
+    assert "progress query=messages batch=" in log

@@ -1,0 +1,68 @@
+"""Reading a file sink's output through its commit log: uncommitted files of a killed batch are not read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from chat_sentiment import sinklog
+
+
+def _write(path: Path, ids: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"id": ids}), path)
+    return path
+
+
+def _log(table: Path, name: str, files: list[Path], action: str = "add") -> None:
+    log_dir = table / "_spark_metadata"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    entries = [json.dumps({"path": f"file://{p}".replace(" ", "%20"), "size": 1, "isDir": False,
+                           "modificationTime": 0, "blockReplication": 1, "blockSize": 1, "action": action})
+               for p in files]
+    (log_dir / name).write_text("\n".join(["v1", *entries]))
+
+
+def test_only_committed_files_are_read(tmp_path: Path) -> None:
+    table = tmp_path / "my table"
+    a = _write(table / "date=2024-05-01" / "part-a.parquet", ["1", "2"])
+    b = _write(table / "date=2024-05-02" / "part-b.parquet", ["3"])
+    _write(table / "date=2024-05-02" / "part-orphan.parquet", ["2", "3"])  # a killed batch's file
+    _log(table, "0", [a])
+    _log(table, "1", [b])
+    (table / "_spark_metadata" / ".2.tmp").write_text("v1\n")  # an unfinished log write
+    assert sinklog.committed_files(table) == [a, b]
+    frame = sinklog.read_table(table)
+    assert frame.id.tolist() == ["1", "2", "3"]
+    assert frame.date.tolist() == ["2024-05-01", "2024-05-01", "2024-05-02"]
+
+
+def test_compacted_log_and_later_batches(tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    files = [_write(table / f"part-{i}.parquet", [str(i)]) for i in range(4)]
+    _log(table, "0", files[:1])  # superseded by the compact file (may have been cleaned up)
+    _log(table, "9.compact", files[:3])
+    _log(table, "10", files[3:])
+    _log(table, "11", files[1:2], action="delete")
+    assert sinklog.committed_files(table) == [files[0], files[2], files[3]]
+
+
+def test_no_batch_yet_and_no_log(tmp_path: Path) -> None:
+    (tmp_path / "t" / "_spark_metadata").mkdir(parents=True)
+    assert sinklog.committed_files(tmp_path / "t") == []
+    assert sinklog.read_table(tmp_path / "t").empty
+    with pytest.raises(FileNotFoundError, match="not a streaming file sink's output"):
+        sinklog.committed_files(tmp_path)
+
+
+def test_remote_paths_are_refused(tmp_path: Path) -> None:
+    log_dir = tmp_path / "_spark_metadata"
+    log_dir.mkdir()
+    (log_dir / "0").write_text('v1\n{"path": "hdfs://nn/x.parquet", "action": "add"}')
+    with pytest.raises(ValueError, match="only local files"):
+        sinklog.committed_files(tmp_path)
+    assert isinstance(pd.DataFrame(), pd.DataFrame)

@@ -11,6 +11,8 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3.11
 HOSTS   ?= a
+# Molecule scenarios run this many at a time (scripts/molecule_all.py).
+MOLECULE_JOBS ?= 2
 # The CPU-only torch wheel, when the workspace provides one beside the repository (never hard-coded in roles).
 SHARED_WHEELS := $(abspath $(REPO)/../shared/wheels)
 ifneq ($(wildcard $(SHARED_WHEELS)/*.whl),)
@@ -71,12 +73,12 @@ test-static: venv ## distro matrix and other host-less checks
 test-integration: deps venv mirror ## real ZooKeeper/Kafka/Filebeat from the mirror on localhost
 	cd $(REPO) && $(PY) -m pytest -q -m integration tests/integration
 
-test-molecule: deps venv mirror ## every molecule scenario on the test bed
-	cd $(REPO) && molecule test --all
+test-molecule: deps venv mirror ## every molecule scenario on the test bed (MOLECULE_JOBS at a time)
+	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS)
 
 test: deps venv lint mirror ## everything CI runs: lint, static, unit, integration, molecule
 	cd $(REPO) && $(PY) -m pytest -q tests
-	cd $(REPO) && molecule test --all
+	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS)
 
 testbed-up: deps venv ## boot test-bed hosts: make testbed-up HOSTS="a b c"
 	cd $(REPO) && $(PY) -m scripts.testbed up $(HOSTS)

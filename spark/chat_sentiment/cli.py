@@ -172,10 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--config", default=None, help="TOML settings file; CHAT_SENTIMENT_* variables override")
     stream.add_argument("--check", action="store_true", help="check the settings and connector jars, then exit")
     stream.add_argument("--log-level", default=None, help="the job's log level (default INFO)")
+    # Parsed by report.main (listed here for --help).
+    sub.add_parser("report", help="per-channel, per-minute table of the job's output (--output-dir DIR)",
+                   add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:
+        from .report import main as report_main  # noqa: PLC0415 - pandas/pyarrow are optional dependencies
+        return report_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "evaluate":
         return evaluate_main([args.tsv, *(["--vader"] if args.vader else [])])

@@ -16,7 +16,7 @@ SPARK_DIR = Path(__file__).resolve().parents[2] / "spark"
 ENV = {**os.environ, "PYTHONPATH": str(SPARK_DIR), "PYTHONIOENCODING": "utf-8"}
 
 
-def run(args: list[str], stdin: bytes, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+def run(args: list[str], stdin: bytes, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "chat_sentiment.cli", *args], input=stdin, capture_output=True,
                           env=ENV, timeout=timeout, check=False)
 

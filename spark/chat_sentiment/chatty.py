@@ -335,7 +335,9 @@ def _parse_line(line: bytes | str, ctx: ChattyContext, id: str | None,
                 return _dead(text, f"{prefix} line without text", ctx, origin)
             system_text, attached = split_attached(rest)
             first = system_text.split(" ", 1)[0]
-            user = first.lower() if _LOGIN.fullmatch(first) else None
+            # The text usually starts with the login ("viewer3 subscribed ..."); Twitch's wording can also start
+            # with a number ("802 raiders from x have joined!"), which is not a login.
+            user = first.lower() if _LOGIN.fullmatch(first) and not first.isdigit() else None
             return event(kind, ts, user=user, text=attached, emotes=extract_emotes(attached),
                          attrs={"system_text": system_text})
     return event("system", ts, text=body)

@@ -296,6 +296,8 @@ def test_notification_without_attached_message() -> None:
     record = event("[2024-05-01 21:00:12] [Notification] raider123 is raiding with a party of 52.")
     assert (record.kind, record.user, record.text) == ("notification", "raider123", None)
     assert record.attrs["system_text"] == "raider123 is raiding with a party of 52."
+    counted = event("[2024-05-01 21:00:13] [Notification] 802 raiders from turbo_fan have joined!")
+    assert (counted.kind, counted.user) == ("notification", None)
 
 
 def test_notification_with_brackets_inside_the_attached_message() -> None:

@@ -1,0 +1,179 @@
+"""logstash_filebeat/filebeat.yml.j2, rendered the way the filebeat role renders it, without any host.
+
+One ``ansible-playbook`` run (connection local) renders the template for two fake shippers with the role's
+defaults and ``vars/main.yml``: one with the brokers taken from the inventory's kafka group, one with the bootstrap
+override and ``filebeat_config_overrides``. The tests check the result is YAML with the settings the pipeline relies
+on, that an event shaped by it is what the job's parser (``chat_sentiment.filebeat``) turns into a chat message
+with the channel from the path, and (marker ``integration``) that the mirror's Filebeat accepts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from chat_sentiment.filebeat import parse_event
+from chat_sentiment.records import ChatEvent
+
+from scripts.mirror import filebeat
+from scripts.paths import mirror_root
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "ansible" / "roles" / "filebeat"
+TEMPLATE = REPO / "logstash_filebeat" / "filebeat.yml.j2"
+
+INVENTORY = {
+    "all": {
+        "children": {
+            "kafka": {
+                "hosts": {
+                    "k1": {"ansible_host": "10.0.0.1"},
+                    "k2": {"ansible_host": "10.0.0.2", "kafka_advertised_host": "broker2.example.org"},
+                },
+            },
+            "shipper": {
+                "hosts": {
+                    "fb-group": {},
+                    "fb-override": {
+                        "filebeat_kafka_bootstrap_servers": ["b1.example.org:9093", "b2.example.org:9093"],
+                        "filebeat_timezone": "Asia/Seoul",
+                        "filebeat_extra_fields": {"log_date": "2024-05-01"},
+                        "filebeat_kafka_partitioner": "round_robin",
+                        "filebeat_config_overrides": {
+                            "output": {"kafka": {"compression": "lz4", "client_id": "shipper-test"}},
+                            "logging": {"level": "debug"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def playbook(out: Path) -> list[dict[str, Any]]:
+    return [{
+        "name": "Render filebeat.yml as the role does",
+        "hosts": "shipper",
+        "connection": "local",
+        "gather_facts": False,
+        # The role's defaults come from the inventory's all group (below any host variable, as in a real run).
+        "vars_files": [str(ROLE / "vars" / "main.yml")],
+        "vars": {
+            "role_path": str(ROLE),
+            "ansible_python_interpreter": shutil.which("python3") or "python3",
+            "ansible_facts": {"architecture": "x86_64", "date_time": {"tz_offset": "+0000"}},
+            # What configure.yml sets from /etc/localtime.
+            "__filebeat_timezone": "{{ filebeat_timezone if filebeat_timezone | length > 0 else 'Etc/UTC' }}",
+        },
+        "tasks": [{
+            "name": "The template is rendered",
+            "ansible.builtin.template": {
+                "src": str(TEMPLATE),
+                "dest": str(out) + "/{{ inventory_hostname }}.yml",
+                "mode": "0600",
+            },
+        }],
+    }]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("filebeat-template")
+    inventory = {"all": {**INVENTORY["all"], "vars": yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())}}
+    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (work / "play.yml").write_text(yaml.safe_dump(playbook(work)))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(work / "inventory.yml"), str(work / "play.yml")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return {name: work / f"{name}.yml" for name in ("fb-group", "fb-override")}
+
+
+def load(path: Path) -> dict[str, Any]:
+    config = yaml.safe_load(path.read_text())
+    assert isinstance(config, dict)
+    return config
+
+
+def test_renders_yaml_with_the_pipeline_settings(rendered: dict[str, Path]) -> None:
+    config = load(rendered["fb-group"])
+    assert set(config) == {"filebeat", "output", "logging", "http"}
+    (the_input,) = config["filebeat"]["inputs"]
+    assert the_input["type"] == "filestream"
+    assert the_input["id"] == "twitch-chat-logs"
+    assert the_input["paths"] == ["/var/lib/chat-logger/logs/*.log"]
+    assert the_input["encoding"] == "utf-8"
+    assert the_input["fields"] == {"source": "twitch", "tz": "Etc/UTC"}
+    assert the_input["fields_under_root"] is False  # the job reads fields.tz, fields.channel...
+    assert the_input["close"]["on_state_change"] == {"inactive": "5m", "renamed": False, "removed": True}
+    assert config["filebeat"]["shutdown_timeout"] == "10s"
+    kafka = config["output"]["kafka"]
+    # Each broker at its advertised address, as the kafka role advertises it.
+    assert kafka["hosts"] == ["10.0.0.1:9092", "broker2.example.org:9092"]
+    assert kafka["topic"] == "twitch-chat"
+    assert kafka["version"] == "2.8.0"  # a string: YAML must not turn it into a number
+    assert kafka["required_acks"] == -1
+    assert kafka["compression"] == "gzip"
+    assert kafka["max_retries"] == -1
+    assert kafka["partition"] == {"hash": {"hash": ["log.file.path"], "random": True, "reachable_only": False}}
+    assert config["logging"]["to_files"] is True and config["logging"]["to_stderr"] is False
+    assert config["http"] == {"enabled": True, "host": "localhost", "port": 5066}
+
+
+def test_overrides_merge_over_the_rendered_config(rendered: dict[str, Path]) -> None:
+    config = load(rendered["fb-override"])
+    kafka = config["output"]["kafka"]
+    assert kafka["hosts"] == ["b1.example.org:9093", "b2.example.org:9093"]
+    assert kafka["compression"] == "lz4" and kafka["client_id"] == "shipper-test"
+    assert kafka["required_acks"] == -1 and kafka["topic"] == "twitch-chat"  # kept beside the overrides
+    assert kafka["partition"] == {"round_robin": {"reachable_only": False}}
+    assert config["logging"]["level"] == "debug" and config["logging"]["to_files"] is True
+    assert config["filebeat"]["inputs"][0]["fields"] == {"source": "twitch", "tz": "Asia/Seoul",
+                                                          "log_date": "2024-05-01"}
+
+
+@pytest.mark.parametrize("host", ["fb-group", "fb-override"])
+def test_an_event_shaped_by_the_config_parses_as_the_job_expects(rendered: dict[str, Path], host: str) -> None:
+    the_input = load(rendered[host])["filebeat"]["inputs"][0]
+    folder = the_input["paths"][0].rsplit("/", 1)[0]
+    line = "[2024-05-01 21:00:05] <%시청자 (viewer_one)> ㅋㅋㅋㅋㅋ KEKW"
+    event = {
+        "@timestamp": "2024-05-01T12:00:05.700Z",
+        "log": {"offset": 120, "file": {"path": f"{folder}/#ExampleStreamer.log"}},
+        "message": line,
+        "input": {"type": "filestream"},
+        "fields": the_input["fields"],
+        "host": {"name": host},
+    }
+    record = parse_event(json.dumps(event, ensure_ascii=False))
+    assert isinstance(record, ChatEvent), record
+    assert record.channel == "examplestreamer"
+    assert record.text == "ㅋㅋㅋㅋㅋ KEKW"
+    assert record.kind == "message" and record.user == "viewer_one"
+
+
+@pytest.mark.integration
+def test_mirror_filebeat_accepts_the_rendered_config(rendered: dict[str, Path], tmp_path: Path) -> None:
+    tarball = filebeat.tarball_path(mirror_root())
+    if not tarball.is_file():
+        pytest.skip(f"no Filebeat in the mirror ({tarball}): python -m scripts.mirror build --only filebeat")
+    with tarfile.open(tarball) as archive:
+        archive.extractall(tmp_path, filter="data")
+    home = tmp_path / filebeat.top_dir()
+    for host, config in rendered.items():
+        result = subprocess.run(
+            [str(home / "filebeat"), "test", "config", "-c", str(config), "--path.home", str(home),
+             "--path.data", str(tmp_path / host / "data"), "--path.logs", str(tmp_path / host / "logs")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert result.returncode == 0 and "Config OK" in result.stdout, f"{host}: {result.stdout}{result.stderr}"

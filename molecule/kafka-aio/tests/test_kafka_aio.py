@@ -57,12 +57,3 @@ def test_upgrade_kept_the_topic_and_its_messages(host):
     assert not missing, f"lost in the upgrade from {state['from']} to {state['to']}: {missing}"
     # The old release stays on disk beside the new one (a rollback is a kafka_version change back).
     assert host.file(f"/opt/kafka/kafka_2.13-{state['from']}/libs").is_directory
-
-
-def test_web_server_serves_on_port_80(host):
-    # The notes' all-in-one server also ran the web server: httpd (apache2 here) next to ZooKeeper and Kafka.
-    apache = host.service("apache2")
-    assert apache.is_enabled and apache.is_running
-    assert host.socket("tcp://0.0.0.0:80").is_listening or host.socket("tcp://:::80").is_listening
-    page = host.run("curl -fsS http://localhost/")
-    assert page.rc == 0 and "chat-sentiment dashboard" in page.stdout, page.stderr

@@ -256,7 +256,9 @@ def _boot(host: Host) -> None:
     process = subprocess.Popen(
         ["systemd-nspawn", "--quiet", "-D", str(host.root), "-b", "--register=no", "--keep-unit",
          f"--machine={host.name}", f"--network-namespace-path=/run/netns/{host.netns}", "--console=passive",
-         "--resolv-conf=off", "--timezone=off", "--link-journal=no"],
+         "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+         # Administer its own network namespace (nftables/firewalld); nspawn drops it with a namespace path.
+         "--capability=CAP_NET_ADMIN"],
         stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, start_new_session=True,
     )
     host.pidfile.write_text(f"{process.pid}\n")

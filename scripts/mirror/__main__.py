@@ -14,7 +14,7 @@ import time
 from scripts.mirror import manifest
 from scripts.paths import mirror_root
 
-BUILDERS = ("kafka", "connectors", "wheels", "filebeat")
+BUILDERS = ("kafka", "connectors", "wheels", "filebeat", "zookeeper")
 
 
 def main(argv: list[str] | None = None) -> int:

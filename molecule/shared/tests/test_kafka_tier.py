@@ -174,4 +174,7 @@ def test_release_in_use_is_linked_and_reports_its_version(host):
     for service, group in (("kafka", "kafka"), ("zookeeper", "zookeeper")):
         if in_group(host, group):
             pid = host.check_output(f"systemctl show -p MainPID --value {service}")
-            assert f"/opt/kafka/kafka_2.13-{version}/libs/*" in host.check_output(f"ps -o args= -p {pid}")
+            args = host.check_output(f"ps -o args= -p {pid}")
+            if service == "zookeeper" and "/opt/zookeeper/" in args:
+                continue  # a standalone ZooKeeper release (kafka-cluster's own tests check it)
+            assert f"/opt/kafka/kafka_2.13-{version}/libs/*" in args

@@ -5,20 +5,22 @@ How a text is scored
 --------------------
 1. The text is NFC-normalised (variation selectors dropped, typographic apostrophes made plain) and cut to
    :data:`MAX_SCORED_CHARS`.
-2. One regular expression walks the text and yields *items*, each with a valence on VADER's -4..+4 scale:
-   text emoticons (``^^``, ``ㅠ_ㅠ``, ``<3``), runs of ``ㅋ``/``ㅎ`` (laughter, growing with the run) and of
-   ``ㅠ``/``ㅜ`` (crying), rating mentions (``10점``, ``1점``), Korean lexicon entries (stems matched inside words,
-   longest first, so ``재밌`` covers 재밌다/재밌는/재밌었고 and ``재미없`` wins over ``재미``; the -ㄴ/-ㄹ, 아/어
-   and ㅂ-irregular forms a substring misses are generated, see :func:`conjugations`), Latin-script words
-   (emote codes case-sensitively, then English words lower-cased, then with letter runs squeezed:
-   ``soooo`` -> ``so``, ``goooood`` -> ``good``, which also boosts them) and emoji.
+2. One regular expression walks the text once, left to right, and yields *items*, each with a valence on VADER's
+   -4..+4 scale: Korean lexicon entries (stems matched inside words, longest first, so ``재밌`` covers
+   재밌다/재밌는/재밌었고 and ``재미없`` wins over ``재미``; the -ㄴ/-ㄹ, 아/어 and ㅂ-irregular forms a substring
+   misses are generated, see :func:`conjugations`; the hand-written ``data/korean.tsv`` plus the small table
+   ``data/korean_learned.tsv`` learned from the dev half of the review data, see ``data/README.md``), text
+   emoticons (``^^``, ``ㅠ_ㅠ``, ``<3``), runs of ``ㅋ``/``ㅎ`` (laughter, growing with the run) and of ``ㅠ``/``ㅜ``
+   (crying), rating mentions (``10점``, ``1점``), Latin-script words (emote codes case-sensitively, then English
+   words lower-cased, then with letter runs squeezed: ``soooo`` -> ``so``, ``goooood`` -> ``good``, which also
+   boosts them) and emoji. Where a Korean entry and another item could both start, the Korean entry wins.
 3. Each item is adjusted by its context:
    - English negation: a negator (not, never, no, ...n't) among the 3 words before flips and damps (x -0.75).
    - Korean negation, by the entry's class (see ``data/korean.tsv``): an adjective/verb is flipped by 안/못 in
-     front (안좋다, 안 좋다), by a following -지 않/-지 못/-지도 않/-진 않, by -ㄹ 수 없 (cannot) and by the
-     counterfactual -었을 텐데/것; a sentiment noun by a following (particle +) 없, 안 되/안 가 or 하지 않
-     (재미도 없고, 몰입이 안 된다, 감동하지 않았다); a neutral noun like 내용 or 개연성 only counts with 없 (-2.0)
-     or 있/많 (+1.0).
+     front (안좋다, 안 좋다), by a following -지 않/-지 못/-지도 않/-진 않, by -ㄹ 수 없 (cannot), by the
+     counterfactual -었을 텐데/것 and by a following 아니다 (좋은 건 아니다, 좋은 영화는 아니었다); a sentiment
+     noun by a following (particle +) 없, 안 되/안 가 or 하지 않 (재미도 없고, 몰입이 안 된다, 감동하지 않았다);
+     a neutral noun like 내용 or 개연성 only counts with 없 (-2.0) or 있/많 (+1.0).
    - Intensifiers and dampeners in the 2 words before (very, so, 진짜, 너무, 완전, 좀, ...) and Korean prefixes
      glued to the word (개웃기다, 존잼, 핵노잼) multiply the valence.
    - Emphasis: an ALL-CAPS English word x1.25; a squeezed elongation x1.3.
@@ -30,6 +32,11 @@ How a text is scored
 6. The sum ``x`` is normalised into [-1, 1] with ``x / sqrt(x^2 + 15)`` (VADER's tanh-like curve).
 7. Labels: ``score >= 0.05`` positive, ``score <= -0.05`` negative, otherwise neutral
    (:data:`POSITIVE_THRESHOLD`, :data:`NEGATIVE_THRESHOLD`).
+
+Speed: the scan uses ``findall`` (no match objects; positions come from ``str.find``, see :meth:`Lexicon.raw_score`),
+one dict lookup per Korean match gives its kind and valence, the negation patterns run only when the text has one
+of their cue syllables, and contrast weighting keeps a running sum instead of a list of items. The lexicon is
+immutable after loading, so one instance serves any number of threads.
 
 Repetition is cumulative: every emote and every lexicon hit counts, so ``KEKW KEKW KEKW`` is stronger than one
 ``KEKW``, and a ``ㅋ`` run grows with its length.
@@ -78,6 +85,8 @@ _NEG_AFTER_ADJ = re.compile(
     r"[가-힣]{0,2}?(?:지|진)(?:도|는|가|를|조차)?\s*(?:않|안|못)"  # -지 않 / -지 못 / -지도 않 / -진 않
     r"|[가-힣]{0,3}?(?:[ㄹ을할줄])\s?수\s?(?:가|도|는|조차)?\s?없"  # -ㄹ 수 없 (cannot)
     r"|(?:었|았|였)을\s?(?:텐데|것|걸|듯)"  # -었을 텐데 (would have been: it was not)
+    r"|[가-힣]?\s?(?:건|게|거|것[은이도]?)\s?(?:아니|아냐|아님)"  # 좋은 건 아니다 (it is not that it is good)
+    r"|[가-힣]?\s[가-힣]{1,4}[은는이가]\s?(?:아니|아냐|아님)"  # 좋은 영화는 아니었다
 )
 _FILLER = r"(?:(?:하나도|전혀|별로|1도|일도|진짜|정말|너무|완전|아무|좀|딱히|그다지|그리|별|디게|되게|참|넘)\s*)?"
 _PARTICLE = r"(?:이|가|은|는|도|만|을|를|조차|라곤|이라곤|따윈|라고는|이라고는|이란|란)?"
@@ -87,9 +96,18 @@ _NEG_AFTER_NOUN = re.compile(
     + r"(?:없|[안않]\s?[되돼됐됨된가간갔]|못\s?[하해했느]|(?:하|스럽|시키|되)?지(?:도|는)?\s?(?:않|못))"
 )
 _HAVE_AFTER_NOUN = re.compile(_PARTICLE + r"\s*" + _FILLER + r"(?:(?P<lack>없)|있|많|넘치|가득)")
+# Only a text with one of these can hold a negation after a stem (-지 않/못, 안 되, -ㄹ 수 없, -었을 텐데, 아니다).
+_NEG_CUE = re.compile("[않안못없을아]")
+# Kinds in Lexicon.ko_table: Korean entries by class, then the Korean whole-word modifiers.
+_KIND_ADJ, _KIND_NOUN, _KIND_LACK, _KIND_EXPR, _KIND_GUARD = range(5)
+_KIND_BOOST, _KIND_NEG, _KIND_CONTRAST, _KIND_CONTRAST_SUFFIX = range(5, 9)
+_CLASS_KINDS = {"A": _KIND_ADJ, "N": _KIND_NOUN, "L": _KIND_LACK, "E": _KIND_EXPR, "Z": _KIND_GUARD}
+_MODIFIER_KINDS = {"boost": _KIND_BOOST, "neg_ko": _KIND_NEG, "contrast": _KIND_CONTRAST,
+                   "contrast_suffix": _KIND_CONTRAST_SUFFIX}
 _SQUEEZE2 = re.compile(r"(.)\1{2,}")
 _SQUEEZE1 = re.compile(r"(.)\1+")
 _WHITESPACE = re.compile(r"\s")
+_HANGUL_OR_JAMO = re.compile("[가-힣ㄱ-ㅎㅏ-ㅣ]")
 # characters _prepare changes: whitespace other than " ", variation selectors, typographic apostrophes, and
 # anything that NFC may compose (conjoining Hangul jamo, combining marks)
 _SPECIAL = re.compile("[\t\n\r\x0b\x0c\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -193,9 +211,23 @@ class Lexicon:
     prefix_tuple: tuple[str, ...]
     korean_pattern: re.Pattern[str] = field(repr=False)  # Korean entries and Korean modifiers
     other_pattern: re.Pattern[str] = field(repr=False)  # everything else
+    # what korean_pattern matches (spaces removed) -> (kind, valence or factor): one lookup per match in the hot
+    # loop; a Korean modifier wins over an entry spelled the same
+    ko_table: dict[str, tuple[int, float]] = field(init=False, repr=False)
+    pattern: re.Pattern[str] = field(init=False, repr=False)  # korean_pattern | other_pattern
+
+    def __post_init__(self) -> None:
+        table = {key: (_CLASS_KINDS[entry.cls], entry.valence) for key, entry in self.korean.items()}
+        for word, (kind, factor) in self.modifiers.items():
+            if kind in _MODIFIER_KINDS and _HANGUL_OR_JAMO.search(word):
+                table[word] = (_MODIFIER_KINDS[kind], factor)
+        object.__setattr__(self, "ko_table", table)
+        # one scan per text: the Korean trie first (it wins where both could match), then everything else
+        object.__setattr__(self, "pattern", re.compile(f"{self.korean_pattern.pattern}|{self.other_pattern.pattern}"))
 
     @classmethod
-    def load(cls) -> Lexicon:
+    def load(cls, learned: bool = True) -> Lexicon:
+        """Read the data files; ``learned=False`` leaves out ``korean_learned.tsv`` (used when re-deriving it)."""
         words: dict[str, float] = {}
         exact: dict[str, float] = {}
         vader_emoticons: dict[str, float] = {}
@@ -235,6 +267,11 @@ class Lexicon:
                     if form not in korean:
                         korean[form] = entry
                         ko_entries.append(form)
+        if learned:  # learned from the dev half of the review data; the hand-written entries win
+            for cols, valence in read_valence_table("korean_learned.tsv"):
+                if cols[0] not in korean:
+                    korean[cols[0]] = KoEntry(valence, "E")
+                    ko_entries.append(cols[0])
         modifiers: dict[str, tuple[str, float]] = {}
         ko_modifiers: list[str] = []
         prefixes: list[tuple[str, float]] = []
@@ -284,7 +321,7 @@ class Lexicon:
             modifiers=modifiers,
             prefixes_ko=tuple(sorted(prefixes, key=lambda p: len(p[0]), reverse=True)),
             prefix_tuple=tuple(p for p, _ in prefixes),
-            korean_pattern=re.compile(trie_pattern([*ko_entries, *ko_modifiers], space_marker="_")),
+            korean_pattern=re.compile(trie_pattern([*ko_entries, *ko_modifiers], space_marker="_", bucket=64)),
             other_pattern=re.compile(r"(?=[^가-힣\s])(?:" + other + ")"),
         )
 
@@ -296,144 +333,146 @@ class Lexicon:
             return 0.0
         text = _prepare(text)
         n = len(text)
-
-        # Pass 1: Korean entries and Korean whole-word modifiers; a modifier is recorded by the start of its word
-        # before the items after it are read (English modifiers are recorded the same way in pass 2).
+        # One left-to-right pass over the matches of the combined pattern. A modifier is recorded by the start of
+        # its word before the items after it are read. findall + str.find instead of match objects: a match is
+        # the first occurrence of its text at or after the end of the previous match, since the pattern matches
+        # wherever its text occurs -- except text emoticons and ratings, whose lookaheads can refuse an earlier
+        # occurrence; their position is checked with pattern.match.
         boosts: dict[int, float] = {}
         negators_en: set[int] = set()
         negators_ko: set[int] = set()
-        marker = -1
-        items: list[tuple[int, float]] = []
-        scored_words: set[int] = set()  # a booster applies to the first item of the word after it only
-        korean = self.korean
-        modifiers = self.modifiers
-        for m in self.korean_pattern.finditer(text):
-            token = m.group()
-            mod = modifiers.get(token)
-            if mod is not None:
-                start, end = m.span()
-                if end < n and text[end] not in _WORD_END:
-                    continue
-                kind = mod[0]
-                if kind == "contrast_suffix":  # ...지만
-                    marker = end
-                elif start and text[start - 1] != " ":
-                    continue
-                elif kind == "boost":
-                    boosts[start] = mod[1]
-                elif kind == "neg_en":
-                    negators_en.add(start)
-                elif kind == "neg_ko":
-                    negators_ko.add(start)
-                else:
-                    marker = start
-                continue
-            entry = korean.get(token)
-            if entry is None:
-                entry = korean.get("".join(token.split()))
-                if entry is None:
-                    continue
-            cls = entry.cls
-            if cls == "Z":
-                continue
-            value = entry.valence
-            start, end = m.span()
-            if start and text[start - 1] != " ":
-                ws = text.rfind(" ", 0, start) + 1
-                prefix = text[ws:start]
-            else:
-                ws, prefix = start, ""
-            if cls == "A":  # 안/못 in front, or -지 않 / -ㄹ 수 없 / -었을 텐데 after (this or the next word)
-                if prefix:
-                    negate = prefix.endswith(("안", "못"))
-                else:
-                    negate = bool(negators_ko) and ws > 0 and _prev_start(text, ws) in negators_ko
-                if negate or _NEG_AFTER_ADJ.match(text, end, end + 24) is not None:
-                    value *= NEGATION_FACTOR
-            elif cls == "N":  # (particle) 없 / 안 되 / 하지 않 after
-                if _NEG_AFTER_NOUN.match(text, end, end + 32) is not None:
-                    value *= NEGATION_FACTOR
-            elif cls == "L":  # counts only with (particle) 없 / 있
-                have = _HAVE_AFTER_NOUN.match(text, end, end + 32)
-                if have is None:
-                    continue
-                value = LACKING_VALENCE if have.group("lack") else HAVING_VALENCE
-            if prefix and prefix.endswith(self.prefix_tuple):
-                for glued, factor in self.prefixes_ko:
-                    if prefix.endswith(glued):
-                        value *= factor
-                        break
-            if boosts and ws not in scored_words:
-                scored_words.add(ws)
-                value = _boost(text, ws, value, boosts)
-            items.append((start, value))
-            if trace is not None:
-                trace.append((token, value))
-
-        # Pass 2: everything that is not Hangul: emoticons, laughter/crying runs, ratings, words, emoji, "!".
+        marker = -1  # where the last contrast starts; items come in text order, so all items so far are before it
+        before = 0.0  # the sum of the items before the marker
+        total = 0.0
+        scored = False  # whether any item was found
         exclamations = 0
+        scored_words: set[int] = set()  # a booster applies to the first item of the word after it only
+        ko_table = self.ko_table
         exact = self.exact
         words = self.words
-        for m in self.other_pattern.finditer(text):
-            token = m.group()
-            first = token[0]
-            latin = False
-            if token in exact:
-                value = exact[token]
-                if value == 0.0:
-                    continue
-            elif first == "!":
-                exclamations += len(token)
-                continue
-            elif first in "ㅋㅎ":
-                count = len(token)
-                value = min(LAUGH_BASE + LAUGH_STEP * (count - 1), LAUGH_MAX)
-            elif first in "ㅠㅜ":
-                value = -min(CRY_BASE + CRY_STEP * (len(token) - 1), CRY_MAX)
-            elif token[-1] == "점":
-                points = int(token[:-1])
-                if points >= 9:
-                    value = 2.0 if points == 10 else 1.5
-                elif points <= 4:
-                    value = -2.0 if points <= 2 else -1.5
-                else:
-                    continue
-            else:
-                low = token.lower()
-                mod = modifiers.get(low)
-                if mod is not None or low.endswith("n't"):  # an English modifier: recorded for the words after it
-                    kind = mod[0] if mod is not None else "neg_en"
-                    ws = text.rfind(" ", 0, m.start()) + 1
-                    if kind == "boost":
-                        boosts[ws] = mod[1]  # type: ignore[index]
-                    elif kind == "neg_en":
-                        negators_en.add(ws)
-                    elif kind == "contrast":
-                        marker = max(marker, ws)
-                    continue
-                value = words.get(low)
-                if value is None:
-                    if not _SQUEEZE2.search(low):
+        neg_cue: bool | None = None  # whether the text has any of 않/안/못/없/을 at all (computed when needed)
+        find = text.find
+        lookup = ko_table.get
+        word_end = _WORD_END
+        end = 0
+        for token in self.pattern.findall(text):
+            start = find(token, end)
+            info = lookup(token)
+            if info is None and " " in token:
+                info = lookup("".join(token.split()))
+            if info is not None:  # ------------------------------------------------------------- Korean
+                end = start + len(token)
+                kind, value = info
+                if kind >= _KIND_BOOST:  # a modifier: whole words only
+                    if end < n and text[end] not in word_end:
                         continue
-                    value = words.get(_SQUEEZE2.sub(r"\1\1", low))
-                    if value is None:
-                        value = words.get(_SQUEEZE1.sub(r"\1", low))
-                        if value is None:
-                            continue
-                    value *= ELONGATION_FACTOR
-                if value == 0.0:
+                    if kind == _KIND_CONTRAST_SUFFIX:  # ...지만
+                        marker, before = end, total
+                    elif start and text[start - 1] != " ":
+                        continue
+                    elif kind == _KIND_BOOST:
+                        boosts[start] = value
+                    elif kind == _KIND_NEG:
+                        negators_ko.add(start)
+                    else:
+                        marker, before = start, total
                     continue
-                if len(token) > 1 and token.isupper():
-                    value *= CAPS_FACTOR
-                latin = True
-            start = m.start()
-            ws = text.rfind(" ", 0, start) + 1
+                glued = start > 0 and text[start - 1] != " "  # something glued in front: prefix, 안/못, a noun
+                if kind == _KIND_EXPR:  # the most common kind: no negation handling
+                    pass
+                elif kind == _KIND_GUARD:
+                    continue
+                elif kind == _KIND_ADJ:  # 안/못 in front, or -지 않 / -ㄹ 수 없 / -었을 텐데 after (this or next word)
+                    if glued:
+                        negate = text[start - 1] in "안못"
+                    else:
+                        negate = bool(negators_ko) and start > 0 and _prev_start(text, start) in negators_ko
+                    if not negate:
+                        if neg_cue is None:
+                            neg_cue = _NEG_CUE.search(text) is not None
+                        negate = neg_cue and _NEG_AFTER_ADJ.match(text, end, end + 24) is not None
+                    if negate:
+                        value *= NEGATION_FACTOR
+                elif kind == _KIND_NOUN:  # (particle) 없 / 안 되 / 하지 않 after
+                    if neg_cue is None:
+                        neg_cue = _NEG_CUE.search(text) is not None
+                    if neg_cue and _NEG_AFTER_NOUN.match(text, end, end + 32) is not None:
+                        value *= NEGATION_FACTOR
+                elif kind == _KIND_LACK:  # counts only with (particle) 없 / 있
+                    have = _HAVE_AFTER_NOUN.match(text, end, end + 32)
+                    if have is None:
+                        continue
+                    value = LACKING_VALENCE if have.group("lack") else HAVING_VALENCE
+                if glued and text.endswith(self.prefix_tuple, 0, start):
+                    for prefix, factor in self.prefixes_ko:
+                        if text.endswith(prefix, 0, start):
+                            value *= factor
+                            break
+                ws = text.rfind(" ", 0, start) + 1 if glued else start
+                latin = False
+            else:  # ------------------------------------------------------------------------ everything else
+                first = token[0]
+                if not (first.isalnum() or first == "!") or token[-1] == "점":
+                    match = self.pattern.match
+                    while (m := match(text, start)) is None or m.group() != token:
+                        start = find(token, start + 1)
+                end = start + len(token)
+                latin = False
+                if token in exact:
+                    value = exact[token]
+                    if value == 0.0:
+                        continue
+                elif first == "!":
+                    exclamations += len(token)
+                    continue
+                elif first in "ㅋㅎ":
+                    value = min(LAUGH_BASE + LAUGH_STEP * (len(token) - 1), LAUGH_MAX)
+                elif first in "ㅠㅜ":
+                    value = -min(CRY_BASE + CRY_STEP * (len(token) - 1), CRY_MAX)
+                elif token[-1] == "점":
+                    points = int(token[:-1])
+                    if points >= 9:
+                        value = 2.0 if points == 10 else 1.5
+                    elif points <= 4:
+                        value = -2.0 if points <= 2 else -1.5
+                    else:
+                        continue
+                else:
+                    low = token.lower()
+                    mod = self.modifiers.get(low)
+                    if mod is not None or low.endswith("n't"):  # an English modifier, for the words after it
+                        ws = text.rfind(" ", 0, start) + 1
+                        tag = mod[0] if mod is not None else "neg_en"
+                        if tag == "boost":
+                            boosts[ws] = mod[1]  # type: ignore[index]
+                        elif tag == "neg_en":
+                            negators_en.add(ws)
+                        elif tag == "contrast":
+                            marker, before = ws, total
+                        continue
+                    value = words.get(low)
+                    if value is None:
+                        if not _SQUEEZE2.search(low):
+                            continue
+                        value = words.get(_SQUEEZE2.sub(r"\1\1", low))
+                        if value is None:
+                            value = words.get(_SQUEEZE1.sub(r"\1", low))
+                            if value is None:
+                                continue
+                        value *= ELONGATION_FACTOR
+                    if value == 0.0:
+                        continue
+                    if len(token) > 1 and token.isupper():
+                        value *= CAPS_FACTOR
+                    latin = True
+                ws = text.rfind(" ", 0, start) + 1
             if latin and negators_en and _negated(text, ws, negators_en):
                 value *= NEGATION_FACTOR
             if boosts and ws not in scored_words:
                 scored_words.add(ws)
                 value = _boost(text, ws, value, boosts)
-            items.append((start, value))
+            total += value
+            scored = True
             if trace is not None:
                 trace.append((token, value))
 
@@ -445,17 +484,14 @@ class Lexicon:
         if "~" in text:
             tone += TILDE_VALENCE
         if tone:
-            items.append((n, tone))
+            total += tone
+            scored = True
             if trace is not None:
                 trace.append(("<tone marks>", tone))
-        if not items:
+        if not scored:
             return EXCLAMATION_ALONE if exclamations else 0.0
         if marker >= 0:
-            total = sum(v * (CONTRAST_BEFORE if p < marker else CONTRAST_AFTER) for p, v in items)
-        elif len(items) == 1:
-            total = items[0][1]
-        else:
-            total = math.fsum(v for _, v in items)
+            total = before * CONTRAST_BEFORE + (total - before) * CONTRAST_AFTER
         if exclamations and total:
             total += math.copysign(EXCLAMATION_INCREMENT * min(exclamations, MAX_EXCLAMATIONS), total)
         return total

@@ -112,8 +112,6 @@ _HANGUL_OR_JAMO = re.compile("[가-힣ㄱ-ㅎㅏ-ㅣ]")
 # anything that NFC may compose (conjoining Hangul jamo, combining marks)
 _SPECIAL = re.compile("[\t\n\r\x0b\x0c\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
                       "\ufe0e\ufe0f\u2019\u1100-\u11ff\ud7b0-\ud7ff\u0300-\u036f\u3099\u309a]")
-_ELLIPSIS = re.compile(r"\.\.|…")
-_QUESTION_RUN = re.compile(r"\?\?|^\s*\?\s*$")
 _WORD_END = frozenset(" ,.!?~…;:)\"'ㅋㅎㅠㅜ^")
 
 _EMOJI_CLASS = "[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2763\u2764\u2665\u2661]"
@@ -338,15 +336,16 @@ class Lexicon:
         # the first occurrence of its text at or after the end of the previous match, since the pattern matches
         # wherever its text occurs -- except text emoticons and ratings, whose lookaheads can refuse an earlier
         # occurrence; their position is checked with pattern.match.
-        boosts: dict[int, float] = {}
-        negators_en: set[int] = set()
-        negators_ko: set[int] = set()
+        # modifiers by the start of their word; created on first use (most messages have none)
+        boosts: dict[int, float] | None = None
+        scored_words: set[int] = set()  # a booster applies to the first item of the word after it only
+        negators_en: set[int] | None = None
+        negators_ko: set[int] | None = None
         marker = -1  # where the last contrast starts; items come in text order, so all items so far are before it
         before = 0.0  # the sum of the items before the marker
         total = 0.0
         scored = False  # whether any item was found
         exclamations = 0
-        scored_words: set[int] = set()  # a booster applies to the first item of the word after it only
         ko_table = self.ko_table
         exact = self.exact
         words = self.words
@@ -371,8 +370,12 @@ class Lexicon:
                     elif start and text[start - 1] != " ":
                         continue
                     elif kind == _KIND_BOOST:
+                        if boosts is None:
+                            boosts = {}
                         boosts[start] = value
                     elif kind == _KIND_NEG:
+                        if negators_ko is None:
+                            negators_ko = set()
                         negators_ko.add(start)
                     else:
                         marker, before = start, total
@@ -386,7 +389,7 @@ class Lexicon:
                     if glued:
                         negate = text[start - 1] in "안못"
                     else:
-                        negate = bool(negators_ko) and start > 0 and _prev_start(text, start) in negators_ko
+                        negate = negators_ko is not None and start > 0 and _prev_start(text, start) in negators_ko
                     if not negate:
                         if neg_cue is None:
                             neg_cue = _NEG_CUE.search(text) is not None
@@ -408,8 +411,7 @@ class Lexicon:
                         if text.endswith(prefix, 0, start):
                             value *= factor
                             break
-                ws = text.rfind(" ", 0, start) + 1 if glued else start
-                latin = False
+                ws = -1 if glued else start  # the start of the word, found when a booster needs it
             else:  # ------------------------------------------------------------------------ everything else
                 first = token[0]
                 if not (first.isalnum() or first == "!") or token[-1] == "점":
@@ -417,7 +419,7 @@ class Lexicon:
                     while (m := match(text, start)) is None or m.group() != token:
                         start = find(token, start + 1)
                 end = start + len(token)
-                latin = False
+                ws = -1
                 if token in exact:
                     value = exact[token]
                     if value == 0.0:
@@ -444,8 +446,12 @@ class Lexicon:
                         ws = text.rfind(" ", 0, start) + 1
                         tag = mod[0] if mod is not None else "neg_en"
                         if tag == "boost":
+                            if boosts is None:
+                                boosts = {}
                             boosts[ws] = mod[1]  # type: ignore[index]
                         elif tag == "neg_en":
+                            if negators_en is None:
+                                negators_en = set()
                             negators_en.add(ws)
                         elif tag == "contrast":
                             marker, before = ws, total
@@ -464,22 +470,25 @@ class Lexicon:
                         continue
                     if len(token) > 1 and token.isupper():
                         value *= CAPS_FACTOR
-                    latin = True
-                ws = text.rfind(" ", 0, start) + 1
-            if latin and negators_en and _negated(text, ws, negators_en):
-                value *= NEGATION_FACTOR
-            if boosts and ws not in scored_words:
-                scored_words.add(ws)
-                value = _boost(text, ws, value, boosts)
+                    if negators_en is not None:
+                        ws = text.rfind(" ", 0, start) + 1
+                        if _negated(text, ws, negators_en):
+                            value *= NEGATION_FACTOR
+            if boosts is not None:
+                if ws < 0:
+                    ws = text.rfind(" ", 0, start) + 1
+                if ws not in scored_words:
+                    scored_words.add(ws)
+                    value = _boost(text, ws, value, boosts)
             total += value
             scored = True
             if trace is not None:
                 trace.append((token, value))
 
         tone = 0.0
-        if ("." in text or "…" in text) and _ELLIPSIS.search(text):
+        if ".." in text or "…" in text:
             tone += ELLIPSIS_VALENCE
-        if "?" in text and _QUESTION_RUN.search(text):
+        if "?" in text and ("??" in text or text.strip() == "?"):
             tone += QUESTION_RUN_VALENCE
         if "~" in text:
             tone += TILDE_VALENCE

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from scripts.paths import REPO
 
@@ -264,6 +266,10 @@ def _check(step: str, result: subprocess.CompletedProcess[str]) -> None:
         raise SystemExit(f"aws_emulator: {step} failed (exit {result.returncode})")
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--keep", action="store_true", help="leave the emulator and its instances up until Ctrl-C")
@@ -280,10 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"$ AWS_URL={emulator.url} ansible-inventory -i inventories/aws --graph")
         print(graph.stdout, end="", flush=True)
         if args.keep:
-            print("\nIn another shell:")
+            print("\nIn another shell:\n  unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN")
             for key in ("AWS_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
                 print(f"  export {key}={env[key]}")
-            print("  ansible-inventory -i inventories/aws --graph\nCtrl-C stops the emulator (its state is lost).")
+            print("  ansible-inventory -i inventories/aws --graph")
+            print("Ctrl-C (or SIGTERM) stops the emulator; its state is lost.")
+            # Also when started in the background, where SIGINT arrives ignored.
+            signal.signal(signal.SIGINT, _interrupt)
+            signal.signal(signal.SIGTERM, _interrupt)
             with contextlib.suppress(KeyboardInterrupt):
                 emulator.process.wait()
             return 0

@@ -12,7 +12,7 @@ BIN     := $(VENV)/bin
 PYTHON  ?= python3.11
 HOSTS   ?= a
 # Molecule scenarios run this many at a time (scripts/molecule_all.py).
-MOLECULE_JOBS ?= 2
+MOLECULE_JOBS ?= 3
 # The CPU-only torch wheel, when the workspace provides one beside the repository (never hard-coded in roles).
 SHARED_WHEELS := $(abspath $(REPO)/../shared/wheels)
 ifneq ($(wildcard $(SHARED_WHEELS)/*.whl),)
@@ -89,9 +89,8 @@ testbed-down: ## remove every test-bed host, the bridge and the bed's services
 testbed-status:
 	cd $(REPO) && python3 -m scripts.testbed status
 
-demo: deps venv mirror ## bring up an all-in-one host and converge site.yml on it
-	cd $(REPO) && $(PY) -m scripts.testbed up demo $(foreach g,zookeeper kafka spark shipper web,--group $(g)=demo)
-	cd $(REPO) && ansible-playbook -i inventories/testbed/hosts.yml --limit demo ansible/playbooks/site.yml
+demo: deps venv mirror ## all-in-one host, site.yml (Twitch), sample chat replayed, per-minute sentiment table
+	cd $(REPO) && $(PY) -m scripts.demo
 
 demo-down: ## remove the demo host
 	cd $(REPO) && python3 -m scripts.testbed down demo

@@ -46,7 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from scripts.mirror import archive, manifest
-from scripts.mirror.maven import DEPENDENCY_PLUGIN, parse_dependency_list, probe_pom, run_maven
+from scripts.mirror.maven import DEPENDENCY_PLUGIN, jar_name, parse_dependency_list, probe_pom, run_maven
 
 KAFKA_VERSIONS = ("3.0.0", "3.6.2")
 SCALA_VERSION = "2.13"
@@ -221,7 +221,7 @@ def resolve_libs(version: str, work: Path, libs: Path) -> list[str]:
         what=f"kafka {version}",
     )
     resolved = parse_dependency_list(listing.read_text())
-    expected = sorted(_jar_name(coordinate) for coordinate in resolved)
+    expected = sorted(jar_name(coordinate) for coordinate in resolved)
     present = sorted(path.name for path in libs.iterdir())
     if expected != present or len(set(expected)) != len(expected):
         raise RuntimeError(
@@ -244,19 +244,6 @@ def _check_logging(version: str, resolved: Sequence[str]) -> None:
             f"kafka {version}: expected one slf4j binding at the slf4j-api version, got slf4j-api {api} "
             f"and bindings {bindings}; fix LOG_BINDINGS[{version!r}]"
         )
-
-
-def _jar_name(coordinate: str) -> str:
-    parts = coordinate.split(":")
-    if len(parts) == 5:
-        _group, artifact, kind, version, _scope = parts
-        classifier = ""
-    else:
-        _group, artifact, kind, classifier, version, _scope = parts
-        classifier = f"-{classifier}"
-    if kind != "jar":
-        raise RuntimeError(f"{coordinate}: only jar dependencies belong in libs/")
-    return f"{artifact}-{version}{classifier}.jar"
 
 
 def _jar_entry(jar: Path, candidates: Sequence[str]) -> bytes | None:

@@ -70,3 +70,19 @@ def parse_dependency_list(text: str) -> list[str]:
     if not coordinates:
         raise RuntimeError(f"no dependencies in the dependency:list output:\n{text[:2000]}")
     return coordinates
+
+
+def jar_name(coordinate: str) -> str:
+    """The file name Maven's copy-dependencies gives ``group:artifact:type[:classifier]:version:scope``."""
+    parts = coordinate.split(":")
+    if len(parts) == 5:
+        _group, artifact, kind, version, _scope = parts
+        classifier = ""
+    elif len(parts) == 6:
+        _group, artifact, kind, classifier, version, _scope = parts
+        classifier = f"-{classifier}"
+    else:
+        raise ValueError(f"{coordinate!r} is not group:artifact:type[:classifier]:version:scope")
+    if kind != "jar":
+        raise RuntimeError(f"{coordinate}: only jar dependencies belong on a class path")
+    return f"{artifact}-{version}{classifier}.jar"

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.mirror import archive, manifest
-from scripts.mirror.maven import DEPENDENCY_PLUGIN, parse_dependency_list, run_maven
+from scripts.mirror.maven import DEPENDENCY_PLUGIN, jar_name, parse_dependency_list, run_maven
 
 # 3.8.x is ZooKeeper's stable line; Kafka 3.0's bundled client (3.6.3) talks to it, and Kafka 3.6 ships 3.8.4.
 ZOOKEEPER_VERSIONS = ("3.8.4",)
@@ -204,19 +204,3 @@ def check_lib(version: str, resolved: Sequence[str]) -> None:
     compile_only = sorted(set(COMPILE_ONLY) & set(artifacts))
     if compile_only:
         raise RuntimeError(f"zookeeper {version}: compile-only jars were resolved: {compile_only}")
-
-
-def jar_name(coordinate: str) -> str:
-    """The file name Maven's copy-dependencies gives ``group:artifact:type[:classifier]:version:scope``."""
-    parts = coordinate.split(":")
-    if len(parts) == 5:
-        _group, artifact, kind, version, _scope = parts
-        classifier = ""
-    elif len(parts) == 6:
-        _group, artifact, kind, classifier, version, _scope = parts
-        classifier = f"-{classifier}"
-    else:
-        raise ValueError(f"{coordinate!r} is not group:artifact:type[:classifier]:version:scope")
-    if kind != "jar":
-        raise RuntimeError(f"{coordinate}: only jar dependencies belong in lib/")
-    return f"{artifact}-{version}{classifier}.jar"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.mirror import zookeeper
+from scripts.mirror import maven, zookeeper
 
 RESOLVED = [
     "org.apache.zookeeper:zookeeper-jute:jar:3.8.4:compile",
@@ -24,12 +24,12 @@ def test_tarball_path_mirrors_the_apache_archive() -> None:
 
 
 def test_jar_names_follow_copy_dependencies() -> None:
-    assert zookeeper.jar_name(RESOLVED[1]) == "netty-handler-4.1.105.Final.jar"
-    assert zookeeper.jar_name(RESOLVED[2]) == "netty-transport-native-epoll-4.1.105.Final-linux-x86_64.jar"
+    assert maven.jar_name(RESOLVED[1]) == "netty-handler-4.1.105.Final.jar"
+    assert maven.jar_name(RESOLVED[2]) == "netty-transport-native-epoll-4.1.105.Final-linux-x86_64.jar"
     with pytest.raises(RuntimeError, match="only jar"):
-        zookeeper.jar_name("org.apache.zookeeper:parent:pom:3.8.4:compile")
+        maven.jar_name("org.apache.zookeeper:parent:pom:3.8.4:compile")
     with pytest.raises(ValueError, match="not group:artifact"):
-        zookeeper.jar_name("org.apache.zookeeper:zookeeper:3.8.4")
+        maven.jar_name("org.apache.zookeeper:zookeeper:3.8.4")
 
 
 def test_check_lib_accepts_one_binding_at_the_release_version() -> None:

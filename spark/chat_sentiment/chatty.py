@@ -422,6 +422,8 @@ def _parse_viewerstats(body, text, ts, event, *, ctx, origin):  # type: ignore[n
 
 _DATE_PREFIX = re.compile(r"(\d{4}-\d{2}-\d{2})_(#.+)")
 _LOCK_SUFFIX = re.compile(r"(.+)-\d+")
+# What logrotate leaves: #channel.log.1, #channel.log-20240501 (a reader keeps reading a file renamed under it).
+_ROTATED = re.compile(r"(.+\.log)[.-]\d+", re.IGNORECASE)
 
 
 def _path_parts(path: str) -> tuple[str, ...]:
@@ -433,12 +435,16 @@ def channel_and_date_from_path(path: str) -> tuple[str | None, date | None]:
 
     File names: ``#channel.log``, ``#channel-1.log`` (Chatty's fallback when the file is locked),
     ``yyyy-MM-dd_#channel.log`` (split logs; weekly/monthly use the first day of the period), optionally inside
-    a ``#channel/`` sub-folder. Windows paths work too. Returns ``(None, None)`` for a path that is none of these.
+    a ``#channel/`` sub-folder, or any of these renamed by logrotate (``#channel.log.1``, ``#channel.log-20240501``).
+    Windows paths work too. Returns ``(None, None)`` for a path that is none of these.
     """
     parts = _path_parts(path)
     if not parts:
         return None, None
     name = parts[-1]
+    rotated = _ROTATED.fullmatch(name)
+    if rotated:
+        name = rotated.group(1)
     folder = parts[-2] if len(parts) > 1 else ""
     day: date | None = None
     if name.lower().endswith(".log"):

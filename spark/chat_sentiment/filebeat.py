@@ -26,6 +26,9 @@ resolved like this:
   4. otherwise the line is a dead letter ("time-only timestamp and no date known").
 - A line with no timestamp at all (style "none") takes ``@timestamp`` as its time. With
   ``fields.require_timestamp: true`` such a line is a dead letter instead.
+
+A line Filebeat cut (``log.flags: [truncated]``, longer than its ``message_max_bytes``) and a line with bytes that
+are not UTF-8 (Filebeat's decoder replaced them with U+FFFD) are dead letters: neither text is what was written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from .records import ChatEvent, DeadLetter, stable_id
 
 #: A dead letter keeps at most this much of the event (Kafka's default message limit is 1 MB).
 MAX_DEAD_LETTER_EVENT = 65_536
+#: What Filebeat's utf-8 decoder puts in place of bytes that are not UTF-8.
+REPLACEMENT = "\ufffd"
 
 
 def _get(obj: Any, dotted: str) -> Any:
@@ -94,6 +99,16 @@ def _parse_event(event: dict[str, Any], text: str) -> ChatEvent | DeadLetter:
     path = _get(event, "log.file.path")
     offset = _get(event, "log.offset")
     origin = f"{path}:{offset}" if path is not None else None
+    flags = _get(event, "log.flags")
+    if isinstance(flags, list) and "truncated" in flags:
+        # Filebeat cut a line longer than its message_max_bytes: the rest is lost, so the text is not the message.
+        return DeadLetter(raw=text[:MAX_DEAD_LETTER_EVENT], origin=origin, source=SOURCE,
+                          reason="line longer than Filebeat's message_max_bytes, cut by Filebeat (log.flags: "
+                                 "truncated)")
+    if REPLACEMENT in message:
+        # Filebeat's utf-8 decoder puts U+FFFD where the file had bytes that are not UTF-8.
+        return DeadLetter(raw=text[:MAX_DEAD_LETTER_EVENT], origin=origin, source=SOURCE,
+                          reason="invalid UTF-8 in the log line (Filebeat replaced it with U+FFFD)")
     fields = event.get("fields") if isinstance(event.get("fields"), dict) else {}
 
     channel_field = fields.get("channel")

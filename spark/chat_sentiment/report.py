@@ -5,6 +5,8 @@ batch's stray files are not counted) and prints one line per channel and minute:
 negative, mean score and top emotes. A minute the job has closed (its aggregate row exists) is marked ``closed``;
 its numbers are the job's own, and they are checked against a recount of the per-message rows (``check`` column:
 ``ok`` or what differs). A minute still open (the watermark has not passed its end) is recounted from the rows.
+With ``--since``, the minute it falls in is ``partial``: only its rows from ``--since`` on are counted, so it is
+not compared with the job's whole-minute row.
 
 ``--json`` prints the same as one JSON document, with the totals the end-to-end tests assert: ``messages`` (rows),
 ``unique_ids``, ``duplicate_ids``, ``mismatches`` (closed windows whose counts differ from the rows).
@@ -97,6 +99,9 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
         for row in aggregates.to_dict("records"):
             key = (row["source"], row["channel"], _iso(row["window_start"]))
             if since is not None and _utc(row["window_start"]) < since:
+                partial = windows.get(key)
+                if partial is not None:
+                    partial.check = "partial"
                 continue
             counted = windows.get(key)
             job = Window(key[0], key[1], key[2], int(row["messages"]), int(row["positive"]), int(row["neutral"]),
@@ -128,16 +133,22 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
     }
 
 
+def _state(window: dict[str, Any]) -> str:
+    if window["check"] == "partial":
+        return "partial"
+    return "closed" if window["closed"] else "open"
+
+
 def format_table(report: dict[str, Any]) -> str:
     head = (f"{'channel':<18} {'minute (UTC)':<17} {'msgs':>5} {'pos':>4} {'neu':>4} {'neg':>4} {'mean':>7}  "
-            f"{'state':<6} {'check':<5} top emotes")
+            f"{'state':<7} {'check':<5} top emotes")
     lines = [head, "-" * len(head)]
     for w in report["windows"]:
         emotes = ", ".join(f"{name} {count}" for name, count in w["top_emotes"])
         minute = w["window_start"][:16].replace("T", " ")
         lines.append(f"{w['channel'][:18]:<18} {minute:<17} {w['messages']:>5} {w['positive']:>4} {w['neutral']:>4} "
-                     f"{w['negative']:>4} {w['mean_score']:>+7.3f}  {'closed' if w['closed'] else 'open':<6} "
-                     f"{w['check'] or '-':<5} {emotes}")
+                     f"{w['negative']:>4} {w['mean_score']:>+7.3f}  {_state(w):<7} "
+                     f"{w['check'] if w['closed'] else '-':<5} {emotes}")
     lines.append(f"{report['messages']} scored messages ({report['duplicate_ids']} duplicate ids), "
                  f"{report['closed_windows']} closed windows, {len(report['mismatches'])} mismatching")
     return "\n".join(lines)

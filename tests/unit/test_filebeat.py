@@ -79,6 +79,8 @@ def test_zone_by_iana_name() -> None:
         ("/home/chat/.chatty/logs/#examplestreamer/2024-05-01_#examplestreamer.log", "examplestreamer"),
         ("/home/chat/.chatty/logs/#examplestreamer/#examplestreamer.log", "examplestreamer"),
         ("C:\\Users\\chat\\.chatty\\logs\\#ExampleStreamer.log", "examplestreamer"),
+        ("/var/lib/chat-logger/logs/#examplestreamer.log.1", "examplestreamer"),
+        ("/var/lib/chat-logger/logs/#examplestreamer.log-20240501", "examplestreamer"),
     ],
 )
 def test_channel_from_path_variants(path: str, channel: str) -> None:
@@ -178,3 +180,15 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp("2024-05-01T12:00:03.120Z") == datetime(2024, 5, 1, 12, 0, 3, 120000, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_timestamp("2024-05-01T12:00:03")
+
+
+def test_a_line_filebeat_cut_is_a_dead_letter() -> None:
+    event = json.loads(filebeat_event("[2024-05-01 21:00:05] <viewer> " + "ㅋ" * 1000))
+    event["log"]["flags"] = ["truncated"]
+    record = bad(json.dumps(event, ensure_ascii=False))
+    assert "message_max_bytes" in record.reason and record.origin.endswith(":1234")
+
+
+def test_bytes_that_were_not_utf8_are_a_dead_letter() -> None:
+    record = bad(filebeat_event("[2024-05-01 21:00:05] <viewer> caf\ufffd( ok"))
+    assert "UTF-8" in record.reason

@@ -79,3 +79,14 @@ def test_since_and_json_output_through_the_cli(tmp_path: Path, capsys) -> None:
 def test_missing_output_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert cli.main(["report", "--output-dir", str(tmp_path / "nothing")]) == 2
     assert "is not a streaming file sink's output" in capsys.readouterr().err
+
+
+def test_the_minute_since_falls_in_is_partial_not_compared(tmp_path: Path) -> None:
+    _messages(tmp_path)
+    _aggregate(tmp_path, messages=3, positive=2)
+    built = report.build(tmp_path, since=datetime(2026, 11, 29, 18, 0, 20, tzinfo=UTC))
+    windows = {(w["channel"], w["window_start"]): w for w in built["windows"]}
+    partial = windows[("kr", "2026-11-29T18:00:00Z")]
+    assert (partial["messages"], partial["closed"], partial["check"]) == (2, False, "partial")
+    assert built["mismatches"] == []
+    assert "partial" in report.format_table(built)

@@ -11,8 +11,8 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3.11
 HOSTS   ?= a
-# Molecule scenarios run this many at a time (scripts/molecule_all.py).
-MOLECULE_JOBS ?= 3
+# Molecule scenarios (and, in make test, the pytest suite) run this many at a time (scripts/molecule_all.py).
+MOLECULE_JOBS ?= 4
 # The CPU-only torch wheel, when the workspace provides one beside the repository (never hard-coded in roles).
 SHARED_WHEELS := $(abspath $(REPO)/../shared/wheels)
 ifneq ($(wildcard $(SHARED_WHEELS)/*.whl),)
@@ -77,8 +77,8 @@ test-molecule: deps venv mirror ## every molecule scenario on the test bed (MOLE
 	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS)
 
 test: deps venv lint mirror ## everything CI runs: lint, static, unit, integration, molecule
-	cd $(REPO) && $(PY) -m pytest -q tests
-	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS)
+	@# The pytest suite runs as one more job beside the scenarios: both spend most of their time waiting.
+	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS) --also "pytest=$(PY) -m pytest -q tests"
 
 testbed-up: deps venv ## boot test-bed hosts: make testbed-up HOSTS="a b c"
 	cd $(REPO) && $(PY) -m scripts.testbed up $(HOSTS)

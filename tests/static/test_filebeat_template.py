@@ -111,7 +111,8 @@ def test_renders_yaml_with_the_pipeline_settings(rendered: dict[str, Path]) -> N
     (the_input,) = config["filebeat"]["inputs"]
     assert the_input["type"] == "filestream"
     assert the_input["id"] == "twitch-chat-logs"
-    assert the_input["paths"] == ["/var/lib/chat-logger/logs/*.log"]
+    assert the_input["paths"] == ["/var/lib/chat-logger/logs/*.log", "/var/lib/chat-logger/logs/*.log.[0-9]",
+                                  "/var/lib/chat-logger/logs/*.log-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"]
     assert the_input["encoding"] == "utf-8"
     assert the_input["fields"] == {"source": "twitch", "tz": "Etc/UTC"}
     assert the_input["fields_under_root"] is False  # the job reads fields.tz, fields.channel...

@@ -1,9 +1,10 @@
-"""Filebeat on fb1: runs as its own user, ships real-format Chatty lines to twitch-chat exactly once, keeps its
+"""Filebeat on p1: runs as its own user, ships real-format Chatty lines to twitch-chat exactly once, keeps its
 registry across a restart.
 
 Lines are appended (as the chat logger's user, files 0640) to two channel files; the topic is read back on the host
-with Kafka's console consumer and every record goes through the job's own parser (``chat_sentiment.filebeat``), so
-the checks are on what the job would make of the events: channel from ``log.file.path``, text, time.
+with Kafka's console consumer and every record of these checks (found by this run's marker: the topic also holds
+the end-to-end test's lines, bad ones among them) goes through the job's own parser (``chat_sentiment.filebeat``),
+so the checks are on what the job would make of the events: channel from ``log.file.path``, text, time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from chat_sentiment.records import ChatEvent
 RUN_CLASS = "/usr/local/bin/kafka-run-class"
 LOG_DIR = "/var/lib/chat-logger/logs"
 TOPIC = "twitch-chat"
+# Every line these checks write carries it.
+RUN = f"fb{uuid.uuid4().hex[:8]}"
 # Real-format chat (shared/formats/chatty-log.md): status symbols, Localized (login) names, Korean and English.
 CHANNELS = {
     "examplestreamer": [("~스트리머 (examplestreamer)", "안녕하세요 여러분"),
@@ -63,10 +66,13 @@ def consume(host) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-def parsed(host) -> list[tuple[dict, ChatEvent]]:
-    """Every record on the topic, decoded as JSON and parsed by the job's parser (which must accept them all)."""
+def parsed(host, marker: str = RUN) -> list[tuple[dict, ChatEvent]]:
+    """The records on the topic with the marker, decoded as JSON and parsed by the job's parser (which must accept
+    them all)."""
     records = []
     for value in consume(host):
+        if marker not in value:
+            continue
         event = json.loads(value)
         record = parse_event(value)
         assert isinstance(record, ChatEvent), f"the job's parser rejected {value}: {record}"
@@ -78,7 +84,7 @@ def wait_for(host, marker: str, count: int, timeout: float = 120) -> list[tuple[
     """The records whose text has the marker, once at least ``count`` of them are on the topic."""
     deadline = time.monotonic() + timeout
     while True:
-        mine = [(event, record) for event, record in parsed(host) if marker in (record.text or "")]
+        mine = [(event, record) for event, record in parsed(host, marker) if marker in (record.text or "")]
         if len(mine) >= count or time.monotonic() > deadline:
             return mine
         time.sleep(2)
@@ -115,7 +121,7 @@ def test_config_and_registry_belong_to_the_service(host):
 
 
 def test_lines_arrive_once_as_events_the_job_parses(host):
-    marker = f"m{uuid.uuid4().hex[:10]}"
+    marker = f"{RUN}m"
     stamp = host_now(host)
     sent: dict[str, tuple[str, str, str]] = {}  # text -> (channel, login, line)
     for channel, chat in CHANNELS.items():
@@ -143,7 +149,7 @@ def test_lines_arrive_once_as_events_the_job_parses(host):
 
 
 def test_restart_mid_stream_loses_and_repeats_nothing(host):
-    marker = f"r{uuid.uuid4().hex[:10]}"
+    marker = f"{RUN}r"
     total = 400
     path = f"{LOG_DIR}/#examplestreamer.log"
     # A writer appends a line every 10 ms (about 4 s in all) while Filebeat is restarted under it.
@@ -166,7 +172,7 @@ def test_restart_mid_stream_loses_and_repeats_nothing(host):
     counts = Counter(record.text for _, record in mine)
     assert len(counts) == total, f"{total - len(counts)} lines lost across the restart"
     assert all(count == 1 for count in counts.values()), [text for text, n in counts.items() if n > 1][:5]
-    # Nothing shipped before the restart came back either: every (file, offset) is on the topic once.
+    # Nothing shipped before the restart came back either: every (file, offset) of these checks is on the topic once.
     offsets = Counter((event["log"]["file"]["path"], event["log"]["offset"]) for event, _ in parsed(host))
     assert [key for key, n in offsets.items() if n > 1] == []
 

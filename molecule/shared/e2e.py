@@ -1,0 +1,212 @@
+"""End-to-end helpers for the scenarios that run the whole Twitch pipeline (molecule/pipeline, molecule/kafka-cluster).
+
+Lines go into the chat-log folder the way the chat logger writes them (as its user, files 0640): the bundled sample
+is replayed by ``scripts/chat_replay.py`` (stamped with the wall clock) in a transient systemd unit on the shipper
+host, so faults can be injected while it runs. What the job must make of each line is worked out on the host from
+the files themselves: every line becomes the event Filebeat would send (path, byte offset) and goes through the job's
+own parser, which gives its id and kind. The checks then compare those ids with the job's Parquet tables: every chat
+message is a row exactly once, no other line kind is, and the per-minute aggregates equal a recount of the rows
+(``chat-sentiment report --json``).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "scripts" / "demo" / "sample-chat"
+REPLAY = REPO / "scripts" / "chat_replay.py"
+LOG_DIR = "/var/lib/chat-logger/logs"
+VENV = "/opt/spark/venv"
+PYTHON = f"{VENV}/bin/python"
+CONFIG = "/etc/chat-sentiment/job.toml"
+REMOTE = "/var/tmp/chat-e2e"
+
+# What the job must make of each line of the given files: the Filebeat event of the line (path, byte offset of its
+# start, the text without its newline, decoded as Filebeat's utf-8 decoder does) through the job's parser.
+EXPECTED = r"""
+import json, sys
+from collections import defaultdict
+from chat_sentiment.filebeat import parse_event
+from chat_sentiment.records import ChatEvent
+out = defaultdict(list)
+for path in sys.argv[1:]:
+    offset = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break  # Filebeat waits for the end of the line
+            text = raw[:-1].decode("utf-8", "replace")
+            if text.endswith("\r"):
+                text = text[:-1]
+            event = {"@timestamp": "2026-01-01T00:00:00Z", "message": text, "fields": {"tz": "+0000"},
+                     "log": {"offset": offset, "file": {"path": path}}}
+            record = parse_event(json.dumps(event))
+            if not text.strip():
+                kind = "blank"
+            elif isinstance(record, ChatEvent):
+                kind = "chat" if record.scored else "other"
+            else:
+                kind = "dead"
+            out[kind].append([record.id if isinstance(record, ChatEvent) else f"{path}:{offset}", text[:120]])
+            offset += len(raw)
+print(json.dumps(out))
+"""
+
+# The rows of the job's tables, by table: id, channel, text and origin where the table has them.
+TABLES = r"""
+import json, sys
+from pathlib import Path
+from chat_sentiment import sinklog
+out = {}
+for table in sys.argv[2:]:
+    if not (Path(sys.argv[1]) / table / "_spark_metadata").is_dir():
+        out[table] = []
+        continue
+    frame = sinklog.read_table(f"{sys.argv[1]}/{table}")
+    keep = [c for c in ("id", "channel", "kind", "text", "origin", "reason", "label", "score") if c in frame.columns]
+    out[table] = json.loads(frame[keep].to_json(orient="records")) if len(frame) else []
+print(json.dumps(out))
+"""
+
+READ_TOML = "import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))"
+
+
+def run(host, command: str, *args: str, timeout_note: str = "") -> str:
+    result = host.run(command, *args)
+    assert result.rc == 0, f"{command % args if args else command} failed ({result.rc}){timeout_note}: " \
+                           f"{result.stderr[-2000:]}"
+    return result.stdout
+
+
+def python(host, code: str, *args: str) -> Any:
+    return json.loads(run(host, f"{PYTHON} -c %s" + " %s" * len(args), code, *args))
+
+
+def job_settings(host) -> dict[str, Any]:
+    return python(host, READ_TOML, CONFIG)
+
+
+def upload(host, local: Path, remote: str) -> None:
+    """A controller file or folder onto the host (Ansible's copy module through testinfra)."""
+    result = host.ansible("copy", f"src={local} dest={remote} mode=a+rX", check=False, become=True)
+    assert not result.get("failed"), result
+
+
+def wait_for(what: str, probe, timeout: float, every: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def append(host, channel: str, lines: list[bytes], *, name: str | None = None) -> str:
+    """Bytes appended to ``#channel.log`` (or ``name``) in the log folder as the chat logger's user; the path.
+
+    The bytes travel as a file (Ansible's copy), so a line may be longer than a command line may be."""
+    path = f"{LOG_DIR}/{name or f'#{channel}.log'}"
+    with tempfile.NamedTemporaryFile(prefix="chat-e2e-", suffix=".bin", delete=False) as handle:
+        handle.write(b"".join(lines))
+    staged = f"{REMOTE}/{Path(handle.name).name}"
+    try:
+        run(host, f"mkdir -p {REMOTE}")
+        upload(host, Path(handle.name), staged)
+    finally:
+        Path(handle.name).unlink()
+    run(host, "runuser -u chat-logger -- sh -c 'umask 027; cat \"$1\" >> \"$2\"' - %s %s && rm -f %s",
+        staged, path, staged)
+    return path
+
+
+@dataclass
+class Replay:
+    """The bundled sample replayed into the log folder by a transient unit on the host."""
+
+    host: Any
+    speed: float = 8.0
+    tail: float = 30.0
+    unit: str = field(default_factory=lambda: f"chat-e2e-replay-{int(time.time())}")
+
+    def start(self) -> None:
+        run(self.host, f"mkdir -p {REMOTE}")
+        upload(self.host, REPLAY, f"{REMOTE}/chat_replay.py")
+        upload(self.host, SAMPLE, f"{REMOTE}/")
+        command = (f"/usr/bin/python3 {REMOTE}/chat_replay.py --sample {REMOTE}/{SAMPLE.name} --dest {LOG_DIR} "
+                   f"--speed {self.speed:g} --tail {self.tail:g} --tail-rate 2")
+        run(self.host, f"systemd-run --unit {self.unit} --collect -p User=chat-logger -p Group=chat-logger "
+                       f"-p UMask=0027 -p StandardOutput=file:{REMOTE}/{self.unit}.json "
+                       f"-p StandardError=file:{REMOTE}/{self.unit}.err {command}")
+
+    def running(self) -> bool:
+        return self.host.run(f"systemctl is-active --quiet {self.unit}").rc == 0
+
+    def wait(self, timeout: float = 900) -> dict[str, Any]:
+        wait_for(f"the replay {self.unit} to finish", lambda: not self.running(), timeout)
+        out = run(self.host, f"cat {REMOTE}/{self.unit}.json").strip().splitlines()
+        assert out, run(self.host, f"cat {REMOTE}/{self.unit}.err")
+        return json.loads(out[-1])
+
+    @staticmethod
+    def channels() -> list[str]:
+        return sorted(p.name[1:-4] for p in SAMPLE.glob("#*.log"))
+
+
+def expected(host, paths: list[str]) -> dict[str, list[list[str]]]:
+    """{"chat": [[id, text]...], "other": ..., "dead": ..., "blank": ...} of every line of the files."""
+    return python(host, EXPECTED, *paths)
+
+
+def tables(host, output_dir: str, *names: str) -> dict[str, list[dict[str, Any]]]:
+    return python(host, TABLES, output_dir, *names)
+
+
+def report(host, output_dir: str) -> dict[str, Any]:
+    return json.loads(run(host, f"{VENV}/bin/chat-sentiment report --json --output-dir {shlex.quote(output_dir)}"))
+
+
+def wait_scored(host, output_dir: str, ids: set[str], timeout: float) -> list[dict[str, Any]]:
+    """The message rows, once every id is among them (the job may be restarting: a failed read is a retry)."""
+
+    def probe() -> list[dict[str, Any]] | None:
+        result = host.run(f"{PYTHON} -c %s %s messages", TABLES, output_dir)
+        if result.rc != 0:
+            return None
+        rows = json.loads(result.stdout)["messages"]
+        return rows if ids <= {r["id"] for r in rows} else None
+
+    return wait_for(f"{len(ids)} chat messages to be scored", probe, timeout, every=10)
+
+
+def exactly_once(rows: list[dict[str, Any]], chat: set[str], other: set[str]) -> None:
+    """Every chat id is one row; no other line kind is a row."""
+    counts = Counter(r["id"] for r in rows)
+    missing = chat - set(counts)
+    assert not missing, f"{len(missing)} chat messages never scored"
+    repeated = {i: n for i, n in counts.items() if i in chat and n > 1}
+    assert not repeated, f"{len(repeated)} chat messages scored more than once"
+    assert not set(counts) & other, "a line that is not a chat message was scored"
+
+
+def kill_and_wait(host, service: str, timeout: float = 300) -> None:
+    """``kill -9`` of the unit's main process; systemd (Restart=on-failure) must bring the service back."""
+    before = int(run(host, f"systemctl show -p NRestarts --value {service}").strip() or 0)
+    pid = run(host, f"systemctl show -p MainPID --value {service}").strip()
+    assert pid not in ("", "0"), f"{service} has no main process"
+    run(host, f"kill -9 {pid}")
+
+    def back() -> bool:
+        restarts = int(host.run(f"systemctl show -p NRestarts --value {service}").stdout.strip() or 0)
+        return restarts > before and host.run(f"systemctl is-active --quiet {service}").rc == 0
+
+    wait_for(f"systemd to restart {service} after kill -9", back, timeout, every=2)

@@ -1,8 +1,10 @@
 """Firewalld guards every host and the roles opened their ports; ZooKeeper runs from its own Apache release.
 
-The cross-host traffic through those openings (ensemble, replication, produce on one host and consume on another)
-is exercised by test_kafka_cluster.py and ../../shared/tests/test_kafka_tier.py; here the openings themselves, a
-port nobody opened staying closed to the other hosts, and the standalone ZooKeeper distribution.
+The cross-host traffic through those openings (ensemble, replication, produce on one host and consume on another,
+the job on kc2 and Filebeat on kc3 talking to every broker) is exercised by test_kafka_cluster.py,
+test_e2e_cluster.py and ../../shared/tests/test_kafka_tier.py; here the openings themselves (the job and the shipper
+are clients only: their hosts open nothing for them), a port nobody opened staying closed to the other hosts, and
+the standalone ZooKeeper distribution.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import testinfra
 ZOOKEEPER_VERSION = "3.8.4"
 ZOOKEEPER_HOME = f"/opt/zookeeper/apache-zookeeper-{ZOOKEEPER_VERSION}-bin"
 RUN_CLASS = "/usr/local/bin/kafka-run-class"
-PORTS = {"zookeeper": ["2181/tcp", "2888/tcp", "3888/tcp"], "kafka": ["9092/tcp"], "web": ["80/tcp"]}
+PORTS = {"zookeeper": ["2181/tcp", "2888/tcp", "3888/tcp"], "kafka": ["9092/tcp"], "web": ["80/tcp"],
+         "spark": [], "shipper": []}  # the job and Filebeat only connect out
 CLOSED_PORT = 9999  # nothing opens it; a listener there must stay out of the other hosts' reach
 
 PROBE = """
@@ -66,6 +69,9 @@ def test_roles_opened_their_ports_at_runtime_and_permanently(host):
     for port in expected:
         assert port in runtime, f"{port} not open now: {runtime}"
         assert port in permanent, f"{port} not open after a reload or reboot: {permanent}"
+    # Nothing else: the job's and the shipper's roles open no port (their hosts' groups add none).
+    assert sorted(runtime) == expected, f"{groups_of(host)} should open exactly {expected}: {runtime}"
+    assert sorted(permanent) == expected, f"{groups_of(host)} should open exactly {expected}: {permanent}"
 
 
 def test_a_port_nobody_opened_is_closed_to_other_hosts(host):

@@ -1,0 +1,225 @@
+"""The Twitch pipeline end to end across the cluster, with the broker leading twitch-chat stopped mid-stream.
+
+On kc3 (the shipper) the bundled sample (three channels, Korean and English, ~3,100 lines) is replayed into the
+chat-log folder while the real chat logger writes a live channel from the Twitch-dialect IRC test server on the
+bridge address; Filebeat ships both to the three brokers. Mid-stream the broker that leads twitch-chat's partition is
+stopped (``systemctl stop kafka``) for about 20 s and started again: with replication factor 3 and
+min.insync.replicas 2, Filebeat's acks=all writes go on to the other two, and the job on kc2 follows the new leader.
+Afterwards every chat message of every file is a scored row on kc2 exactly once (by the id the job derives from path
+and offset), no other line is, the per-minute aggregates equal a recount of the rows, and the stopped broker is back
+in the in-sync replicas. Everything is driven from the shipper host; the other hosts skip these tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+import e2e
+
+RUN_CLASS = "/usr/local/bin/kafka-run-class"
+TOPIC = "twitch-chat"
+IRC_PORT = 16668  # extra_vars/main.yml: chat_logger_server_port
+IRC_CHANNEL = "irc_cluster"  # extra_vars/main.yml: chat_logger_channels
+IRC_EVENTS = 200
+DOWN_S = 20  # how long the broker stays stopped
+WAIT_S = 1200
+STAGE = f"{e2e.REMOTE}/shipped-logs"
+
+# e2e.expected runs the job's parser with the job's virtualenv, which only the spark host has; the chat logs are on
+# the shipper. So the files are copied to the job's host and EXPECTED reads them there, under the names they have on
+# the shipper (the ids are made of those paths): open() of a file in the log folder reads the staged copy.
+# EXPECTED asks ChatEvent.is_scored; the job's ChatEvent calls it `scored`: the alias holds until e2e.py says `scored`.
+STAGED_EXPECTED = f"""
+import builtins, os, sys
+from chat_sentiment.records import ChatEvent
+if not hasattr(ChatEvent, "is_scored"):
+    ChatEvent.is_scored = ChatEvent.scored
+stage, log_dir = sys.argv.pop(1), sys.argv.pop(1)
+_open = builtins.open
+def _staged(file, *args, **kwargs):
+    if isinstance(file, str) and os.path.dirname(file) == log_dir:
+        file = os.path.join(stage, os.path.basename(file))
+    return _open(file, *args, **kwargs)
+builtins.open = _staged
+exec(compile({e2e.EXPECTED!r}, "e2e.EXPECTED", "exec"))
+"""
+
+
+@functools.cache
+def node(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+@functools.cache
+def address(name: str) -> str:
+    return node(name).ansible.get_variables()["ansible_host"]
+
+
+def bootstrap(names: list[str]) -> str:
+    return ",".join(f"{address(name)}:9092" for name in names)
+
+
+def partition(alive: list[str]) -> dict[str, str]:
+    """Partition 0 of twitch-chat as an alive broker describes it: Leader, Replicas, Isr (broker ids)."""
+    described = node(alive[0]).run(RUN_CLASS + " %s %s %s %s %s %s", "kafka.admin.TopicCommand",
+                                   "--bootstrap-server", bootstrap(alive), "--describe", "--topic", TOPIC)
+    for line in described.stdout.splitlines():
+        fields = {k.strip(): v.strip() for k, v in (p.split(":", 1) for p in line.strip().split("\t") if ":" in p)}
+        if fields.get("Partition") == "0":
+            return fields
+    raise AssertionError(f"no partition 0 of {TOPIC} in: {described.stdout}{described.stderr}")
+
+
+def isr(brokers: list[str], alive: list[str]) -> list[str]:
+    """The in-sync replicas of twitch-chat's partition, by host name (broker.id is the 1-based group position)."""
+    return sorted(brokers[int(i) - 1] for i in partition(alive)["Isr"].split(","))
+
+
+def isr_when(brokers: list[str], alive: list[str], condition) -> list[str] | None:
+    """The ISR (host names) once it meets the condition, else None (a probe for e2e.wait_for)."""
+    now = isr(brokers, alive)
+    return now if condition(now) else None
+
+
+def main_pid(host, service: str) -> str:
+    return host.check_output("systemctl show -p MainPID --value %s", service)
+
+
+def staged_expected(shipper, job, paths: list[str]) -> dict[str, list[list[str]]]:
+    """e2e.expected of the shipper's files, worked out on the job's host (see STAGED_EXPECTED)."""
+    with tempfile.TemporaryDirectory(prefix="chat-e2e-cluster-") as local:
+        folder = Path(local) / Path(STAGE).name
+        folder.mkdir()
+        for path in paths:
+            assert os.path.dirname(path) == e2e.LOG_DIR, path
+            (folder / os.path.basename(path)).write_bytes(
+                base64.b64decode(shipper.check_output("base64 -w0 -- %s", path)))
+        e2e.run(job, f"rm -rf {STAGE} && mkdir -p {e2e.REMOTE}")
+        e2e.upload(job, folder, f"{e2e.REMOTE}/")
+    return e2e.python(job, STAGED_EXPECTED, STAGE, e2e.LOG_DIR, *paths)
+
+
+@pytest.fixture(scope="module")
+def run(host) -> dict[str, Any]:
+    variables = host.ansible.get_variables()
+    groups = variables["groups"]
+    if variables["inventory_hostname"] != groups["shipper"][0]:
+        pytest.skip("drives the whole pipeline from the shipper host")
+    shipper, job = host, node(groups["spark"][0])
+    brokers = list(groups["kafka"])
+    settings = e2e.job_settings(job)
+    output = settings["output_dir"]
+    pids = {"chat-sentiment": main_pid(job, "chat-sentiment"), "filebeat": main_pid(shipper, "filebeat")}
+    irc = subprocess.Popen(
+        [sys.executable, str(e2e.REPO / "scripts" / "twitch_irc_server.py"), "--bind", variables["testbed_gateway"],
+         "--port", str(IRC_PORT), "--channels", IRC_CHANNEL, "--generate", str(IRC_EVENTS), "--rate", "5",
+         "--join-timeout", "600", "--seed", "13"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fault: dict[str, Any] = {}
+    irc_file = f"{e2e.LOG_DIR}/#{IRC_CHANNEL}.log"
+    try:
+        # The logger has been backing off while no server listened: a restart joins at once.
+        e2e.run(shipper, "systemctl restart chat-logger")
+        replay = e2e.Replay(shipper, speed=8, tail=30)
+        replay.start()
+        time.sleep(20)
+        # The broker the writes and reads of twitch-chat go to; the other two carry on without it.
+        stopped = brokers[int(partition(brokers)["Leader"]) - 1]
+        alive = [name for name in brokers if name != stopped]
+        fault.update(stopped=stopped, alive=alive)
+        node(stopped).check_output("systemctl stop kafka")
+        stopped_at = time.monotonic()
+        try:
+            fault["replay_running_at_stop"] = replay.running()
+            fault["isr_while_down"] = e2e.wait_for(
+                f"{stopped} to leave the ISR of {TOPIC}",
+                lambda: isr_when(brokers, alive, lambda now: stopped not in now), timeout=60, every=2)
+            fault["leader_while_down"] = brokers[int(partition(alive)["Leader"]) - 1]
+            time.sleep(max(0.0, DOWN_S - (time.monotonic() - stopped_at)))
+        finally:
+            node(stopped).check_output("systemctl start kafka")
+        fault["down_s"] = round(time.monotonic() - stopped_at)
+        fault["replay_running_at_start"] = replay.running()
+        summary = replay.wait()
+        # The live channel: the server sends its events at 5 a second once the logger joins.
+        e2e.wait_for("the live channel's chat in its log file",
+                     lambda: int(shipper.run(f"grep -c '> ' {irc_file}").stdout.strip() or 0) >= IRC_EVENTS // 2,
+                     timeout=300)
+        time.sleep(10)
+    finally:
+        irc.terminate()
+        irc.wait(timeout=10)
+    fault["isr_after"] = e2e.wait_for(
+        f"{fault['stopped']} to rejoin the ISR of {TOPIC}",
+        lambda: isr_when(brokers, brokers, lambda now: len(now) == len(brokers)), timeout=300, every=5)
+    files = [f"{e2e.LOG_DIR}/#{ch}.log" for ch in e2e.Replay.channels()] + [irc_file]
+    lines = staged_expected(shipper, job, files)
+    chat_ids = {i for i, _ in lines["chat"]}
+    other_ids = {i for i, _ in lines["other"]}
+    rows = e2e.wait_scored(job, output, chat_ids, WAIT_S)
+    pids_after = {"chat-sentiment": main_pid(job, "chat-sentiment"), "filebeat": main_pid(shipper, "filebeat")}
+    return {"job": job, "brokers": brokers, "settings": settings, "output": output, "summary": summary,
+            "lines": lines, "chat": chat_ids, "other": other_ids, "rows": rows, "fault": fault, "pids": pids,
+            "pids_after": pids_after}
+
+
+def test_the_job_and_the_shipper_use_every_broker_across_hosts(host, run):
+    everyone = bootstrap(run["brokers"])
+    assert run["settings"]["kafka"]["bootstrap_servers"] == everyone
+    config = yaml.safe_load(host.file("/etc/filebeat/filebeat.yml").content_string)
+    assert config["output"]["kafka"]["hosts"] == everyone.split(","), "Filebeat on the shipper lists other brokers"
+
+
+def test_the_replay_and_the_live_channel_wrote_chat(run):
+    assert run["summary"]["messages"] > 2000, run["summary"]
+    assert len(run["chat"]) > 2000 and len(run["other"]) > 50
+
+
+def test_a_broker_was_stopped_mid_stream_and_rejoined(run):
+    fault = run["fault"]
+    assert fault["replay_running_at_stop"] and fault["replay_running_at_start"], f"not mid-stream: {fault}"
+    assert fault["down_s"] >= DOWN_S, fault
+    assert fault["isr_while_down"] == sorted(fault["alive"]), fault
+    assert fault["leader_while_down"] in fault["alive"], fault
+    assert fault["isr_after"] == sorted(run["brokers"]), fault
+
+
+def test_the_job_and_filebeat_rode_out_the_broker_outage(run):
+    # Clients of a cluster that lost one broker of three: neither had to be restarted.
+    assert run["pids_after"] == run["pids"]
+
+
+def test_every_chat_message_is_scored_exactly_once(run):
+    channels = set(e2e.Replay.channels()) | {IRC_CHANNEL}
+    rows = [r for r in run["rows"] if r["channel"] in channels]
+    e2e.exactly_once(rows, run["chat"], run["other"])
+    assert {r["id"] for r in rows} == run["chat"], "a row with an id no chat line has"
+
+
+def test_the_live_channel_went_through_the_real_logger(run):
+    live = [r for r in run["rows"] if r["channel"] == IRC_CHANNEL]
+    assert len(live) >= IRC_EVENTS // 2
+
+
+def test_aggregates_equal_the_rows(run):
+    report = e2e.report(run["job"], run["output"])
+    assert report["mismatches"] == []
+    assert report["duplicate_ids"] == 0
+    # The replay spans about 105 s of wall clock (75 s of sample, 30 s of tail), so each channel's first minute is
+    # closed (10 s of watermark delay), and its second one only when the replay began early enough in a minute.
+    channels = set(e2e.Replay.channels())
+    closed = {w["channel"] for w in report["windows"] if w["channel"] in channels and w["closed"]}
+    assert closed == channels, f"a replayed channel has no closed minute: {sorted(closed)}"

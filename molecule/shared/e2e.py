@@ -11,6 +11,7 @@ message is a row exactly once, no other line kind is, and the per-minute aggrega
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import tempfile
@@ -37,9 +38,10 @@ from collections import defaultdict
 from chat_sentiment.filebeat import parse_event
 from chat_sentiment.records import ChatEvent
 out = defaultdict(list)
-for path in sys.argv[1:]:
+for arg in sys.argv[1:]:
+    path, _, copy = arg.partition("=")  # the file's path on the shipper, and where it is read here if elsewhere
     offset = 0
-    with open(path, "rb") as handle:
+    with open(copy or path, "rb") as handle:
         for raw in handle:
             if not raw.endswith(b"\n"):
                 break  # Filebeat waits for the end of the line
@@ -162,9 +164,23 @@ class Replay:
         return sorted(p.name[1:-4] for p in SAMPLE.glob("#*.log"))
 
 
-def expected(host, paths: list[str]) -> dict[str, list[list[str]]]:
-    """{"chat": [[id, text]...], "other": ..., "dead": ..., "blank": ...} of every line of the files."""
-    return python(host, EXPECTED, *paths)
+def expected(host, paths: list[str], *, shipper=None) -> dict[str, list[list[str]]]:
+    """{"chat": [[id, text]...], "other": ..., "dead": ..., "blank": ...} of every line of the files.
+
+    ``host`` runs the job's parser (it needs the job's virtualenv); when the files are on another host (``shipper``)
+    they are copied to ``host`` first and read there under their shipper paths, which the ids are made of."""
+    if shipper is None or shipper is host:
+        return python(host, EXPECTED, *paths)
+    stage = f"{REMOTE}/shipped-logs"
+    with tempfile.TemporaryDirectory(prefix="chat-e2e-") as local:
+        folder = Path(local) / Path(stage).name
+        folder.mkdir()
+        for number, path in enumerate(paths):
+            data = base64.b64decode(shipper.check_output("base64 -w0 -- %s", path))
+            (folder / f"{number}.log").write_bytes(data)
+        run(host, f"rm -rf {stage} && mkdir -p {REMOTE}")
+        upload(host, folder, f"{REMOTE}/")
+    return python(host, EXPECTED, *(f"{path}={stage}/{n}.log" for n, path in enumerate(paths)))
 
 
 def tables(host, output_dir: str, *names: str) -> dict[str, list[dict[str, Any]]]:

@@ -12,12 +12,10 @@ in the in-sync replicas. Everything is driven from the shipper host; the other h
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,26 +34,6 @@ IRC_CHANNEL = "irc_cluster"  # extra_vars/main.yml: chat_logger_channels
 IRC_EVENTS = 200
 DOWN_S = 20  # how long the broker stays stopped
 WAIT_S = 1200
-STAGE = f"{e2e.REMOTE}/shipped-logs"
-
-# e2e.expected runs the job's parser with the job's virtualenv, which only the spark host has; the chat logs are on
-# the shipper. So the files are copied to the job's host and EXPECTED reads them there, under the names they have on
-# the shipper (the ids are made of those paths): open() of a file in the log folder reads the staged copy.
-# EXPECTED asks ChatEvent.is_scored; the job's ChatEvent calls it `scored`: the alias holds until e2e.py says `scored`.
-STAGED_EXPECTED = f"""
-import builtins, os, sys
-from chat_sentiment.records import ChatEvent
-if not hasattr(ChatEvent, "is_scored"):
-    ChatEvent.is_scored = ChatEvent.scored
-stage, log_dir = sys.argv.pop(1), sys.argv.pop(1)
-_open = builtins.open
-def _staged(file, *args, **kwargs):
-    if isinstance(file, str) and os.path.dirname(file) == log_dir:
-        file = os.path.join(stage, os.path.basename(file))
-    return _open(file, *args, **kwargs)
-builtins.open = _staged
-exec(compile({e2e.EXPECTED!r}, "e2e.EXPECTED", "exec"))
-"""
 
 
 @functools.cache
@@ -96,20 +74,6 @@ def isr_when(brokers: list[str], alive: list[str], condition) -> list[str] | Non
 
 def main_pid(host, service: str) -> str:
     return host.check_output("systemctl show -p MainPID --value %s", service)
-
-
-def staged_expected(shipper, job, paths: list[str]) -> dict[str, list[list[str]]]:
-    """e2e.expected of the shipper's files, worked out on the job's host (see STAGED_EXPECTED)."""
-    with tempfile.TemporaryDirectory(prefix="chat-e2e-cluster-") as local:
-        folder = Path(local) / Path(STAGE).name
-        folder.mkdir()
-        for path in paths:
-            assert os.path.dirname(path) == e2e.LOG_DIR, path
-            (folder / os.path.basename(path)).write_bytes(
-                base64.b64decode(shipper.check_output("base64 -w0 -- %s", path)))
-        e2e.run(job, f"rm -rf {STAGE} && mkdir -p {e2e.REMOTE}")
-        e2e.upload(job, folder, f"{e2e.REMOTE}/")
-    return e2e.python(job, STAGED_EXPECTED, STAGE, e2e.LOG_DIR, *paths)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +130,7 @@ def run(host) -> dict[str, Any]:
         f"{fault['stopped']} to rejoin the ISR of {TOPIC}",
         lambda: isr_when(brokers, brokers, lambda now: len(now) == len(brokers)), timeout=300, every=5)
     files = [f"{e2e.LOG_DIR}/#{ch}.log" for ch in e2e.Replay.channels()] + [irc_file]
-    lines = staged_expected(shipper, job, files)
+    lines = e2e.expected(job, files, shipper=shipper)
     chat_ids = {i for i, _ in lines["chat"]}
     other_ids = {i for i, _ in lines["other"]}
     rows = e2e.wait_scored(job, output, chat_ids, WAIT_S)

@@ -76,9 +76,16 @@ test-integration: deps venv mirror ## real ZooKeeper/Kafka/Filebeat from the mir
 test-molecule: deps venv mirror ## every molecule scenario on the test bed (MOLECULE_JOBS at a time)
 	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS)
 
-test: deps venv lint mirror ## everything CI runs: lint, static, unit, integration, molecule
-	@# The pytest suite runs as one more job beside the scenarios: both spend most of their time waiting.
-	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS) --also "pytest=$(PY) -m pytest -q tests"
+test: deps venv ## everything CI runs: lint, static, unit, integration, molecule
+	@# The bed's Debian image (debootstrap, network-bound) is built while the mirror (compiles, CPU-bound) is.
+	@mkdir -p $(CACHE)/logs
+	cd $(REPO) && { $(PY) -m scripts.testbed image > $(CACHE)/logs/image.log 2>&1 & image=$$!; \
+	  status=0; $(MAKE) --no-print-directory mirror || status=$$?; \
+	  wait $$image || { echo "test: building the test-bed image failed:" >&2; tail -n 40 $(CACHE)/logs/image.log >&2; exit 1; }; \
+	  exit $$status; }
+	@# Lint and the pytest suite run as jobs beside the scenarios: all of them spend much of their time waiting.
+	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS) --also "lint=make --no-print-directory lint" \
+	  --also "pytest=$(PY) -m pytest -q tests"
 
 testbed-up: deps venv ## boot test-bed hosts: make testbed-up HOSTS="a b c"
 	cd $(REPO) && $(PY) -m scripts.testbed up $(HOSTS)

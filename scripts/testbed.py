@@ -276,8 +276,12 @@ def ssh(host: Host, command: str, check: bool = True, timeout: float = 60) -> su
 def _wait_ready(host: Host, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     state = "no answer"
+    missing = 0
     while time.monotonic() < deadline:
-        if host.pid() is None:
+        # One look at /proc has been seen to miss a booting nspawn (the host then came up): only several in a row,
+        # a few seconds apart, mean it exited.
+        missing = missing + 1 if host.pid() is None else 0
+        if missing >= 5:
             raise RuntimeError(f"{host.name}: systemd-nspawn exited; see {RUN / (host.name + '.log')}")
         try:
             with socket.create_connection((host.address, 22), timeout=2):

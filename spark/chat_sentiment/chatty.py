@@ -476,7 +476,7 @@ class ChattyLogReader:
     ``feed(line)`` takes each line (bytes with or without the newline, as read from the file) and returns the
     parsed record. The reader keeps the last ``# Log started`` date and zone, advances the date when a
     time-only stamp goes back by more than 12 hours (midnight), and once a timestamped line has been seen,
-    requires timestamps. Ids are ``stable_id("twitch", path, byte offset)``, like Filebeat events'.
+    requires timestamps. Ids are ``stable_id("twitch", path, byte offset, line)``, like Filebeat events'.
     """
 
     channel: str
@@ -500,9 +500,9 @@ class ChattyLogReader:
         self.offset += size
         ctx = ChattyContext(channel=self.channel, tz=self.tz, date=self.date, require_timestamp=self._seen_stamp,
                             fallback_ts=self._last_local.astimezone(UTC) if self._last_local else None)
-        record_id = stable_id(SOURCE, self.path or self.channel, offset)
         origin = f"{self.path or self.channel}:{offset}"
         text, _ = decode_line(line)
+        record_id = stable_id(SOURCE, self.path or self.channel, offset, text if text is not None else origin)
         stamp = _STAMP.match(text) if text else None
         if stamp and not stamp["date"] and self._last_local is not None and self.date is not None:
             try:

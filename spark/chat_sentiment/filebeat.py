@@ -9,8 +9,9 @@ An event looks like (Filebeat 8, filestream input)::
 
 - The raw line is ``message``; the channel comes from ``log.file.path`` (see
   :func:`chat_sentiment.chatty.channel_and_date_from_path`), or from ``fields.channel`` if the shipper sets it.
-- The id is ``stable_id("twitch", log.file.path, log.offset)``: a line re-sent after a Filebeat restart keeps
-  its id, so the job can drop the duplicate. Without an offset the id falls back to a hash of path + line.
+- The id is ``stable_id("twitch", log.file.path, log.offset, message)``: a line re-sent after a Filebeat restart
+  keeps its id, so the job can drop the duplicate, while a new file at a rotated file's path (offsets from 0 again)
+  gives its lines ids of their own. Without an offset the id falls back to a hash of path + line.
 
 Events are independent, so the ``# Log started`` header's date and zone are not available to a line. They are
 resolved like this:
@@ -148,7 +149,7 @@ def _parse_event(event: dict[str, Any], text: str) -> ChatEvent | DeadLetter:
         require_timestamp=fields.get("require_timestamp") in (True, "true", "yes", "1"),
     )
     if isinstance(offset, int) and not isinstance(offset, bool) and isinstance(path, str):
-        record_id = stable_id(SOURCE, path, offset)
+        record_id = stable_id(SOURCE, path, offset, message)
     else:
         record_id = stable_id(SOURCE, path, message)
     record = parse_line(message, ctx, id=record_id, origin=origin)

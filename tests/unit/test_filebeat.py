@@ -49,7 +49,8 @@ def test_chat_message_event() -> None:
     assert (record.source, record.channel, record.kind) == ("twitch", "examplestreamer", "message")
     assert (record.user, record.display_name, record.badges) == ("examplestreamer", "스트리머", ["broadcaster"])
     assert record.ts == datetime(2024, 5, 1, 12, 0, 3, tzinfo=UTC)
-    assert record.id == stable_id("twitch", "/home/chat/.chatty/logs/#examplestreamer.log", 1234)
+    assert record.id == stable_id("twitch", "/home/chat/.chatty/logs/#examplestreamer.log", 1234,
+                                  "[2024-05-01 21:00:03] <~스트리머 (examplestreamer)> 안녕하세요 여러분")
     assert record.attrs["host"] == "shipper1"
 
 
@@ -192,3 +193,12 @@ def test_a_line_filebeat_cut_is_a_dead_letter() -> None:
 def test_bytes_that_were_not_utf8_are_a_dead_letter() -> None:
     record = bad(filebeat_event("[2024-05-01 21:00:05] <viewer> caf\ufffd( ok"))
     assert "UTF-8" in record.reason
+
+
+def test_a_new_file_at_a_rotated_files_path_gives_its_lines_new_ids() -> None:
+    path = "/var/lib/chat-logger/logs/#examplestreamer.log"
+    first = ok(filebeat_event("[2024-05-01 21:00:05] <viewer> before the rotation", path=path, offset=0))
+    again = ok(filebeat_event("[2024-05-01 21:00:05] <viewer> before the rotation", path=path, offset=0))
+    after = ok(filebeat_event("[2024-05-01 21:09:00] <viewer> after the rotation", path=path, offset=0))
+    assert first.id == again.id, "a re-sent line keeps its id"
+    assert after.id != first.id, "offset 0 of the new file is another line"

@@ -214,6 +214,13 @@ def exactly_once(rows: list[dict[str, Any]], chat: set[str], other: set[str]) ->
     assert not set(counts) & other, "a line that is not a chat message was scored"
 
 
+def channels_scored_once(rows: list[dict[str, Any]], channels: set[str], chat: set[str], other: set[str]) -> None:
+    """The rows of these channels are exactly the chat lines, each once (see exactly_once)."""
+    mine = [r for r in rows if r["channel"] in channels]
+    exactly_once(mine, chat, other)
+    assert {r["id"] for r in mine} == chat, "a row with an id no chat line has"
+
+
 def kill_and_wait(host, service: str, timeout: float = 300) -> None:
     """``kill -9`` of the unit's main process; systemd (Restart=on-failure) must bring the service back."""
     before = int(run(host, f"systemctl show -p NRestarts --value {service}").strip() or 0)

@@ -191,6 +191,27 @@ def report(host, output_dir: str) -> dict[str, Any]:
     return json.loads(run(host, f"{VENV}/bin/chat-sentiment report --json --output-dir {shlex.quote(output_dir)}"))
 
 
+def closed_report(host, output_dir: str, channels: set[str], timeout: float = 600) -> dict[str, Any]:
+    """The report, once every one of ``channels`` has a window the job closed.
+
+    The aggregates query reads the committed ``messages/`` table on its own trigger and writes a window only in the
+    batch after the watermark passed its end, so it trails the messages by a batch or two (minutes when the machine
+    is loaded). A timeout fails with the query's last progress lines: its watermark and how many rows came late."""
+    state: dict[str, Any] = {}
+
+    def probe() -> dict[str, Any] | None:
+        state["report"] = report(host, output_dir)
+        state["closed"] = {w["channel"] for w in state["report"]["windows"] if w["channel"] in channels and w["closed"]}
+        return state["report"] if state["closed"] == channels else None
+
+    try:
+        return wait_for(f"a closed window of each of {sorted(channels)}", probe, timeout, every=10)
+    except AssertionError as exc:
+        progress = host.run("journalctl -u chat-sentiment --no-pager -o cat | grep -E 'query=aggregates' | tail -8")
+        raise AssertionError(f"{exc}; closed only {sorted(state.get('closed', ()))}; the aggregates query's last "
+                             f"progress lines:\n{progress.stdout}") from None
+
+
 def wait_scored(host, output_dir: str, ids: set[str], timeout: float) -> list[dict[str, Any]]:
     """The message rows, once every id is among them (the job may be restarting: a failed read is a retry)."""
 

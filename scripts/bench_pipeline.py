@@ -277,7 +277,7 @@ def at_start(samples: Sequence[dict[str, Any]], start: float) -> dict[str, Any]:
 
 
 INTERVAL_HEADERS = ("t (s)", "written", "written/s", "shipped/s", "processed/s", "scored/s", "not shipped",
-                    "job lag", "lag events/dl", "job JVM cpu%", "job Python cpu%", "kafka cpu%", "filebeat cpu%",
+                    "job lag", "job JVM cpu%", "job Python cpu%", "kafka cpu%", "filebeat cpu%",
                     "writer cpu%", "others cpu%", "load1")
 
 
@@ -291,14 +291,12 @@ def interval_rows(samples: Sequence[dict[str, Any]], writer_unit: str, start: fl
         if seconds <= 0:
             continue
         processed = [s["queries"].get("messages", {}).get("committed") for s in (a, b)]
-        others = [lag_of(b, q) for q in b["queries"] if q != "messages"]
         rows.append([
             round(b["time"] - start), b["written"], (b["written"] - a["written"]) / seconds,
             (b["topic_end"] - a["topic_end"]) / seconds,
             None if None in processed else (processed[1] - processed[0]) / seconds,
             (b["scored_end"] - a["scored_end"]) / seconds,
             max(0, b["written"] - (b["topic_end"] - base["topic_end"])), lag_of(b),
-            max((o for o in others if o is not None), default=None),
             _cpu_percent(a, b, JOB_UNIT, ("java",)), _cpu_percent(a, b, JOB_UNIT, ("java",), exclude=True),
             _cpu_percent(a, b, "kafka.service"), _cpu_percent(a, b, "filebeat.service"),
             _cpu_percent(a, b, writer_unit), _others_percent(a, b), b["load"][0],
@@ -714,7 +712,6 @@ def report_throughput(phase: ThroughputPhase, summary: ThroughputSummary, cpus: 
     lines = [f"### Throughput: target {phase.rate:,.0f} msg/s for {summary.write_seconds:.0f} s (run {phase.run})",
              "", "Per interval (rates in msg/s over the interval; `not shipped`: written lines not yet in "
              "`twitch-chat`; `job lag`: records of `twitch-chat` the `messages` query has not committed; "
-             "`lag events/dl`: the same for the `events` and `dead_letters` queries, which read the topic too; "
              "cpu in % of one CPU; `others`: the machine's CPU used outside this host):", "",
              markdown_table(INTERVAL_HEADERS, rows), "",
              markdown_table(["summary", "value"], [

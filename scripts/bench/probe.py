@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sample.add_argument("--scored-base", type=int, default=None,
                           help="the scored topic's end offset the writer's lines count from (default: now)")
     p_sample.add_argument("--checkpoints", default="/var/lib/chat-sentiment/checkpoints")
-    p_sample.add_argument("--queries", default="messages,events,dead_letters")
+    p_sample.add_argument("--queries", default="messages")
     p_sample.add_argument("--units", default="chat-sentiment.service,kafka.service,filebeat.service")
     p_latency = sub.add_parser("latency")
     p_latency.add_argument("--run", required=True)

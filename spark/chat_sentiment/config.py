@@ -11,7 +11,8 @@ A complete file, with the defaults::
     checkpoint_dir = "/var/lib/chat-sentiment/checkpoints"
     snapshot_path = ""                         # "" = <output_dir>/snapshot.json
     snapshot_windows = 60                      # latest windows per channel kept in the snapshot
-    trigger_interval = "10 seconds"
+    trigger_interval = "5 seconds"             # how often the messages query reads Kafka (its latency)
+    aggregate_trigger_interval = "10 seconds"  # how often the aggregates and the snapshot catch up
     window = "1 minute"                        # aggregate window (tumbling)
     watermark_delay = "2 minutes"              # how late a message may be and still count in its window
     dedup_delay = "10 minutes"                 # how long an id is remembered to drop its re-sends
@@ -124,7 +125,8 @@ class StreamConfig:
     checkpoint_dir: str = "/var/lib/chat-sentiment/checkpoints"
     snapshot_path: str = ""
     snapshot_windows: int = 60
-    trigger_interval: str = "10 seconds"
+    trigger_interval: str = "5 seconds"
+    aggregate_trigger_interval: str = "10 seconds"
     window: str = "1 minute"
     watermark_delay: str = "2 minutes"
     dedup_delay: str = "10 minutes"
@@ -277,6 +279,7 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("", "snapshot_path"): _as_str,
     ("", "snapshot_windows"): lambda v, w: _as_int(v, w, 1),
     ("", "trigger_interval"): _as_duration,
+    ("", "aggregate_trigger_interval"): _as_duration,
     ("", "window"): _as_duration,
     ("", "watermark_delay"): _as_duration,
     ("", "dedup_delay"): _as_duration,
@@ -314,6 +317,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_SNAPSHOT_PATH": ("", "snapshot_path"),
     "CHAT_SENTIMENT_SNAPSHOT_WINDOWS": ("", "snapshot_windows"),
     "CHAT_SENTIMENT_TRIGGER_INTERVAL": ("", "trigger_interval"),
+    "CHAT_SENTIMENT_AGGREGATE_TRIGGER_INTERVAL": ("", "aggregate_trigger_interval"),
     "CHAT_SENTIMENT_WINDOW": ("", "window"),
     "CHAT_SENTIMENT_WATERMARK_DELAY": ("", "watermark_delay"),
     "CHAT_SENTIMENT_DEDUP_DELAY": ("", "dedup_delay"),

@@ -6,8 +6,9 @@ Spark so they are tested with plain pandas. The column lists here are the contra
 
 - :func:`parse_frame`: each Kafka record goes to the parser of its topic's source (``twitch``: a Filebeat event with
   a Chatty line; ``twitter``: an X API v2 object, which may hold several posts) and comes out as one or more rows,
-  each either an event (``type = "event"``) or a dead letter (``type = "dead_letter"`` with ``raw`` and
-  ``reason``). Nothing is dropped: a record from a topic no source reads, or an empty value, is a dead letter too.
+  each either an event (``type = "event"``) or a dead letter (``type = "dead_letter"`` with ``raw``,
+  ``reason`` and an id of its own from the record's Kafka position). Nothing is dropped: a record from a topic no
+  source reads, or an empty value, is a dead letter too.
   An event whose line carried no time and whose record had none (``ts`` None) takes the Kafka record's timestamp,
   and ``attrs.ts_from`` says so.
 - :func:`score_frame`: adds ``label`` and ``score`` from a scorer's ``score_batch``, in row order.
@@ -24,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from .filebeat import parse_event
-from .records import ChatEvent, DeadLetter
+from .records import ChatEvent, DeadLetter, stable_id
 from .scorers import Scorer, get_scorer
 from .twitter import parse_record
 
@@ -65,9 +66,12 @@ def _event_row(event: ChatEvent, provenance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dead_row(letter: DeadLetter, provenance: dict[str, Any], source: str | None) -> dict[str, Any]:
+def _dead_row(letter: DeadLetter, provenance: dict[str, Any], source: str | None, number: int) -> dict[str, Any]:
+    # The id is the record's place on Kafka and its row number there: the job deduplicates every row by id, and a
+    # dead letter is never a repeat of another (a re-run batch re-reads the same records with the same state).
+    dead_id = stable_id("dead_letter", provenance["topic"], provenance["partition"], provenance["offset"], number)
     return {
-        "type": "dead_letter", "id": None, "source": letter.source or source, "channel": None, "ts": None,
+        "type": "dead_letter", "id": dead_id, "source": letter.source or source, "channel": None, "ts": None,
         "kind": None, "user": None, "display_name": None, "text": None, "emotes": [], "badges": [], "lang": None,
         "attrs": None, "raw": letter.raw[:MAX_RAW_CHARS], "reason": letter.reason, "origin": letter.origin,
         **provenance,
@@ -95,11 +99,11 @@ def parse_rows(records: Iterable[tuple[Any, ...]], source_by_topic: Mapping[str,
         source = source_by_topic.get(topic)
         provenance = {"topic": topic, "partition": None if pd.isna(partition) else int(partition),
                       "offset": None if pd.isna(offset) else int(offset), "kafka_ts": _utc(timestamp)}
-        for record in parse_value(value, source, topic, twitter_channel):
+        for number, record in enumerate(parse_value(value, source, topic, twitter_channel)):
             if isinstance(record, ChatEvent):
                 rows.append(_event_row(record, provenance))
             else:
-                rows.append(_dead_row(record, provenance, source))
+                rows.append(_dead_row(record, provenance, source, number))
     return rows
 
 

@@ -14,38 +14,49 @@ Queries (each with its own checkpoint ``<checkpoint_dir>/<name>``; tables under 
 ============== ======================== =================================================================
 query          reads                    writes
 ============== ======================== =================================================================
-messages       Kafka (source topics)    ``messages/``: chat messages and /me actions, deduplicated, scored
-                                        (Parquet, partitioned by ``date``)
-events         Kafka                    ``events/``: every other line kind (bans, subs, viewer stats...),
-                                        deduplicated, not scored (Parquet, ``kind`` column, by ``date``)
-dead_letters   Kafka                    ``dead_letters/``: raw record + reason (Parquet)
-scored_kafka   ``messages/``            the Kafka topic ``kafka.scored_topic`` (JSON, key = message id)
-dead_letters_kafka ``dead_letters/``    the Kafka topic ``kafka.dead_letter_topic`` (when set)
+messages       Kafka (source topics)    each record parsed once, deduplicated, then from one batch
+                                        (``foreachBatch``): ``messages/`` (chat messages and /me actions,
+                                        scored; Parquet by ``date``), the topic ``kafka.scored_topic``
+                                        (JSON, key = message id), ``events/`` (every other line kind: bans,
+                                        subs, viewer stats...; by ``date``), ``dead_letters/`` (raw record +
+                                        reason) and the topic ``kafka.dead_letter_topic`` (when set)
 aggregates     ``messages/``            ``aggregates/``: per channel and window (Parquet, append)
 snapshot       ``aggregates/``          ``snapshot_path`` (JSON, replaced atomically each batch)
 ============== ======================== =================================================================
 
+One query reads Kafka, so each record is read, parsed and deduplicated once and the scored rows reach Kafka in the
+batch that scored them (no second trigger in between).
+
 Guarantees:
 
 - **Parquet tables: exactly once.** The Kafka source records each batch's offset range in the checkpoint's
-  write-ahead log before the batch runs, so a restarted job re-runs an unfinished batch over the same records;
-  the file sink commits a batch's files to ``<table>/_spark_metadata`` in one step and skips a batch id it has
-  already committed. Readers must go through that log (Spark does; :mod:`chat_sentiment.sinklog` does without
-  Spark) since a killed batch can leave uncommitted files behind.
+  write-ahead log before the batch runs, so a restarted job re-runs an unfinished batch over the same records (and
+  the same dedup state). Each table keeps a commit log in Spark's file sink format (``<table>/_spark_metadata``,
+  :mod:`chat_sentiment.sinklog`): a batch's files are written to ``<table>/_staging/``, moved into place, and then
+  committed in one step; a batch already in the log is not written again. Readers must go through that log (Spark
+  does; :mod:`chat_sentiment.sinklog` does without Spark) since a killed batch can leave uncommitted files behind.
+  A table's log ids follow the query's batch ids at a fixed distance, recorded once in
+  ``<checkpoint_dir>/messages/chat_sentiment_tables.json``.
 - **Downstream queries** read the committed ``messages``/``aggregates`` tables (the file source follows the same
-  log), so scoring runs once per message and every output sees the same scores.
-- **Kafka outputs: at least once.** Kafka's sink is not transactional in Spark: a batch re-run after a crash is
-  sent again. Each scored record's key is the message id, so a consumer drops repeats by key.
+  log), so every output sees the same scores.
+- **Kafka outputs: at least once.** A batch sends its scored messages (and dead letters) before it commits the
+  table; a batch re-run after a crash sends them again. Each scored record's key is the message id, so a consumer
+  drops repeats by key.
 - **The snapshot** is merged by window key, so a replayed batch rewrites the same content.
-- **Dedup**: messages and events are deduplicated by ``(source, id)`` with ``dropDuplicatesWithinWatermark``.
-  The watermark is on the batch's processing time (``current_timestamp()``, fixed per batch and replayed
-  identically), not on the chat time: an id seen again within ``dedup_delay`` of its first copy is dropped (a
-  Filebeat re-send after a restart keeps the line's id: path + offset), and no message is ever "late" there --
-  chat time can go backwards (replayed logs, time-only stamps, skewed partitions), and a stateful operator on
-  event time drops rows older than its watermark.
+- **Dedup**: every parsed row is deduplicated by ``(source, id)`` with ``dropDuplicatesWithinWatermark`` (a dead
+  letter's id is its Kafka position, so it never repeats another). The watermark is on the batch's processing
+  time (``current_timestamp()``, fixed per batch and replayed identically), not on the chat time: an id seen again
+  within ``dedup_delay`` of its first copy is dropped (a Filebeat re-send after a restart keeps the line's id:
+  path + offset + line), and no message is ever "late" there -- chat time can go backwards (replayed logs,
+  time-only stamps, skewed partitions), and a stateful operator on event time drops rows older than its watermark.
 - **Aggregates** use the chat time with ``watermark_delay``: a window is written once the watermark passes its
   end; a message later than that is still in ``messages`` but not in the window, and the progress line counts it
   (``late=``).
+
+Upgrading from the job that ran one query per table (``events``, ``dead_letters``, ``scored_kafka``,
+``dead_letters_kafka`` beside ``messages``): the ``messages`` checkpoint carries on (same offsets, same dedup
+state, same table log), the other tables' logs continue after their last batch, and the other checkpoints are no
+longer used (they may be deleted).
 
 Stopping: SIGTERM or SIGINT stops each query once its running batch has finished (bounded by ``stop_timeout``),
 then Spark, and exits 0; a second signal stops at once. Under systemd use ``KillMode=mixed`` so that only this
@@ -61,6 +72,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -84,6 +96,7 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+from pyspark.storagelevel import StorageLevel
 
 from . import aggregate, config, frames, sinklog, snapshot
 from .progress import OUT_METRICS, format_progress
@@ -266,6 +279,63 @@ def window_seconds(duration: str) -> int:
     return int(int(number) * factor)
 
 
+class TableWriter:
+    """Writes a batch's rows into a table exactly once: Parquet files into ``<table>/_staging/<log id>``, moved
+    into the table, then committed to the table's log (:func:`chat_sentiment.sinklog.commit_batch`). The log id of
+    query batch ``n`` is ``n + base``; each table's base is chosen at its first batch (so that the log continues
+    where it ends) and kept in the query's checkpoint, since a restarted query must find the same ids again."""
+
+    BASES_FILE = "chat_sentiment_tables.json"
+
+    def __init__(self, cfg: config.StreamConfig, query: str) -> None:
+        self.cfg = cfg
+        self.query = query
+        self.bases_path = cfg.checkpoint(query) / self.BASES_FILE
+        self.bases: dict[str, int] = (json.loads(self.bases_path.read_text(encoding="utf-8"))
+                                      if self.bases_path.exists() else {})
+
+    def log_id(self, table: str, batch_id: int) -> int:
+        if table not in self.bases:
+            latest = sinklog.latest_batch(self.cfg.table_dir(table))
+            # The table named like the query was written by Spark's file sink under this checkpoint before: its
+            # log ids are the batch ids, and the batch being run may be committed already.
+            base = 0 if table == self.query and latest == batch_id else latest + 1 - batch_id
+            self.bases[table] = base
+            self.bases_path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.bases_path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self.bases, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, self.bases_path)
+            log.info("table %s: batch %d is log id %d (the log ended at %d)", table, batch_id, batch_id + base,
+                     latest)
+        return batch_id + self.bases[table]
+
+    def write(self, df: DataFrame, table: str, batch_id: int, rows: int, *, partition_by: Sequence[str] = (),
+              before_commit: Callable[[], None] | None = None) -> bool:
+        """``df`` (``rows`` rows, 0 writes no file) as batch ``batch_id`` of ``table``; ``before_commit`` runs
+        after the files are in place and before the commit. False when the batch was committed already."""
+        table_dir = self.cfg.table_dir(table)
+        log_id = self.log_id(table, batch_id)
+        if sinklog.is_committed(table_dir, log_id):
+            log.info("batch %d is in %s already (log id %d): not written again", batch_id, table, log_id)
+            return False
+        files: list[Path] = []
+        staging = table_dir / "_staging" / str(log_id)
+        if rows:
+            shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
+            writer = df.write.mode("overwrite")
+            (writer.partitionBy(*partition_by) if partition_by else writer).parquet(str(staging))
+            for part in sorted(staging.rglob("part-*.parquet")):
+                target = table_dir / part.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part, target)
+                files.append(target)
+        if before_commit is not None:
+            before_commit()
+        sinklog.commit_batch(table_dir, log_id, files)
+        shutil.rmtree(staging, ignore_errors=True)
+        return True
+
+
 # --------------------------------------------------------------------------------------------------- the job
 
 
@@ -306,15 +376,16 @@ class StreamJob:
         self.spark = spark
         self.cfg = cfg
         self.queries: list[StreamingQuery] = []
+        self.tables = TableWriter(cfg, "messages")
         self._stop = threading.Event()
         self._signals = 0
 
     # ---- outputs
-    def _start(self, name: str, df: DataFrame, sink: Callable[[Any], Any]) -> StreamingQuery:
+    def _start(self, name: str, df: DataFrame, sink: Callable[[Any], Any], trigger: str) -> StreamingQuery:
         self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)  # FAIR: one pool per query
         writer = (df.writeStream.queryName(name)
                   .option("checkpointLocation", str(self.cfg.checkpoint(name)))
-                  .trigger(processingTime=self.cfg.trigger_interval))
+                  .trigger(processingTime=trigger))
         query = sink(writer)
         self.queries.append(query)
         log.info("started query=%s checkpoint=%s", name, self.cfg.checkpoint(name))
@@ -328,61 +399,80 @@ class StreamJob:
             return (writer.partitionBy(*partition_by) if partition_by else writer).start()
         return start
 
-    def _kafka(self, topic: str) -> Callable[[Any], StreamingQuery]:
-        def start(writer: Any) -> StreamingQuery:
-            writer = (writer.format("kafka").outputMode("append")
-                      .option("kafka.bootstrap.servers", self.cfg.kafka.bootstrap_servers).option("topic", topic))
-            for key, value in self.cfg.kafka.options.items():
-                if key.startswith("kafka."):
-                    writer = writer.option(key, value)
-            return writer.start()
-        return start
-
     def _table_stream(self, table: str, schema: StructType) -> DataFrame:
         return self.spark.readStream.schema(schema).parquet(str(self.cfg.table_dir(table)))
+
+    def _send(self, df: DataFrame, topic: str) -> None:
+        """A batch's rows (``value`` and maybe ``key``) to a Kafka topic."""
+        writer = (df.write.format("kafka")
+                  .option("kafka.bootstrap.servers", self.cfg.kafka.bootstrap_servers).option("topic", topic))
+        for key, value in self.cfg.kafka.options.items():
+            if key.startswith("kafka."):
+                writer = writer.option(key, value)
+        writer.save()
+
+    def _write_batch(self, df: DataFrame, batch_id: int) -> None:
+        """One batch of parsed, deduplicated rows into every table and topic (the body of ``foreachBatch``)."""
+        cfg = self.cfg
+        chat = F.col("kind").isin(sorted(SCORED_KINDS))
+        df.persist(StorageLevel.MEMORY_AND_DISK)  # the Kafka records are read and parsed once for every output
+        try:
+            kinds = F.when(F.col("type") != "event", "dead_letters").when(chat, "messages").otherwise("events")
+            counts = {row[0]: row[1] for row in df.groupBy(kinds).count().collect()}
+            messages = scored(df.where((F.col("type") == "event") & chat), cfg).withColumn(
+                "date", F.date_format("ts", "yyyy-MM-dd"))
+            messages.persist(StorageLevel.MEMORY_AND_DISK)  # scored once for the table and the topic
+            try:
+                send = None
+                if cfg.kafka.scored_topic and counts.get("messages"):
+                    def send() -> None:
+                        self._send(messages.select(F.col("id").alias("key"),
+                                                   F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value")),
+                                   cfg.kafka.scored_topic)
+                self.tables.write(messages, "messages", batch_id, counts.get("messages", 0), partition_by=["date"],
+                                  before_commit=send)
+            finally:
+                messages.unpersist()
+            events = df.where((F.col("type") == "event") & ~chat).select(*EVENT_COLUMNS).withColumn(
+                "date", F.date_format("ts", "yyyy-MM-dd"))
+            self.tables.write(events, "events", batch_id, counts.get("events", 0), partition_by=["date"])
+            dead = (df.where(F.col("type") != "event").select(*DEAD_LETTER_COLUMNS)
+                    .withColumn("received_at", F.current_timestamp()))
+            dead.persist(StorageLevel.MEMORY_AND_DISK)  # received_at is set once for the table and the topic
+            try:
+                send = None
+                if cfg.kafka.dead_letter_topic and counts.get("dead_letters"):
+                    def send() -> None:
+                        self._send(dead.select(F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())).alias("value")),
+                                   cfg.kafka.dead_letter_topic)
+                self.tables.write(dead, "dead_letters", batch_id, counts.get("dead_letters", 0), before_commit=send)
+            finally:
+                dead.unpersist()
+            if counts:
+                log.info("batch %d written: %s", batch_id, " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        finally:
+            df.unpersist()
 
     def start(self) -> None:
         cfg = self.cfg
         for table in ("messages", "events", "dead_letters", "aggregates"):
             cfg.table_dir(table).mkdir(parents=True, exist_ok=True)
         Path(cfg.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-        chat = F.col("kind").isin(sorted(SCORED_KINDS))
-        is_event = F.col("type") == "event"
 
-        # 1. Kafka -> parse -> dedup -> score -> messages/ (first: the downstream queries read its output)
-        messages = deduplicated(parsed(self.spark, cfg).where(is_event & chat), cfg.dedup_delay)
-        messages = scored(messages, cfg).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
-        self._start("messages", _counted(messages), self._parquet("messages", ["date"]))
+        # 1. Kafka -> parse -> dedup -> messages/ (scored) + scored topic, events/, dead_letters/ + their topic
+        rows = deduplicated(parsed(self.spark, cfg), cfg.dedup_delay)
+        self._start("messages", _counted(rows), lambda writer: writer.foreachBatch(self._write_batch).start(),
+                    cfg.trigger_interval)
 
-        # 2. the other line kinds, kept as events
-        events = deduplicated(parsed(self.spark, cfg).where(is_event & ~chat), cfg.dedup_delay)
-        events = events.select(*EVENT_COLUMNS).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
-        self._start("events", _counted(events), self._parquet("events", ["date"]))
-
-        # 3. dead letters: raw record + reason
-        dead = parsed(self.spark, cfg).where(F.col("type") == "dead_letter").select(*DEAD_LETTER_COLUMNS)
-        dead = dead.withColumn("received_at", F.current_timestamp())
-        self._start("dead_letters", _counted(dead), self._parquet("dead_letters"))
-
-        # 4. scored messages to Kafka (at least once; key = id)
-        if cfg.kafka.scored_topic:
-            out = self._table_stream("messages", MESSAGES_SCHEMA).select(
-                F.col("id").alias("key"),
-                F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value"))
-            self._start("scored_kafka", _counted(out), self._kafka(cfg.kafka.scored_topic))
-        if cfg.kafka.dead_letter_topic:
-            out = self._table_stream("dead_letters", DEAD_LETTERS_SCHEMA).select(
-                F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())).alias("value"))
-            self._start("dead_letters_kafka", _counted(out), self._kafka(cfg.kafka.dead_letter_topic))
-
-        # 5. per-minute aggregates from the committed messages
+        # 2. per-minute aggregates from the committed messages, on a slower trigger: a window closes once a minute,
+        # and the CPU goes to the messages query, whose batches are the pipeline's latency
         windows = aggregates(self._table_stream("messages", MESSAGES_SCHEMA), cfg)
-        self._start("aggregates", _counted(windows), self._parquet("aggregates"))
+        self._start("aggregates", _counted(windows), self._parquet("aggregates"), cfg.aggregate_trigger_interval)
 
-        # 6. the JSON snapshot, from the committed aggregates
+        # 3. the JSON snapshot, from the committed aggregates
         self._seed_snapshot()
         self._start("snapshot", _counted(self._table_stream("aggregates", AGGREGATES_SCHEMA)),
-                    lambda writer: writer.foreachBatch(self._write_snapshot).start())
+                    lambda writer: writer.foreachBatch(self._write_snapshot).start(), cfg.aggregate_trigger_interval)
         log.info("running %d queries: %s", len(self.queries), " ".join(q.name for q in self.queries))
 
     # ---- the snapshot

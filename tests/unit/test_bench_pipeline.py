@@ -101,7 +101,6 @@ def test_interval_rows_rates_levels_and_cpu() -> None:
     assert values["scored/s"] == pytest.approx(150)
     assert values["not shipped"] == 100  # 2000 written, 1900 shipped since the writer started (t = 0)
     assert values["job lag"] == 400
-    assert values["lag events/dl"] == 900
     assert values["job JVM cpu%"] == pytest.approx(100)
     assert values["job Python cpu%"] == pytest.approx(50)
     assert values["kafka cpu%"] is None

@@ -66,3 +66,38 @@ def test_remote_paths_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only local files"):
         sinklog.committed_files(tmp_path)
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_committed_batches_are_read_back_and_compacted_like_sparks(tmp_path: Path) -> None:
+    table = tmp_path / "messages"
+    written: list[str] = []
+    for batch in range(12):
+        files = [] if batch == 4 else [_write(table / "date=2024-05-01" / f"part-{batch}.parquet", [f"id{batch}"])]
+        written += [f"id{batch}"] if files else []
+        assert not sinklog.is_committed(table, batch)
+        assert sinklog.commit_batch(table, batch, files)
+        assert sinklog.is_committed(table, batch)
+        assert sinklog.latest_batch(table) == batch
+    names = sorted(p.name for p in (table / "_spark_metadata").iterdir())
+    assert names == sorted([*(str(b) for b in range(12) if b != 9), "9.compact"])  # no temporary file is left
+    compact = (table / "_spark_metadata" / "9.compact").read_text().splitlines()
+    assert compact[0] == "v1" and len(compact) == 1 + 9  # batches 0..9 but the empty one
+    entry = json.loads(compact[1])
+    assert entry["path"].startswith("file:///") and "/date=2024-05-01/" in entry["path"]
+    assert entry["action"] == "add" and entry["size"] > 0 and entry["isDir"] is False
+    assert (table / "_spark_metadata" / "4").read_text() == "v1"
+    assert sinklog.read_table(table).id.tolist() == written
+    # Without the batch files the compact file covers (Spark deletes them), the table reads the same.
+    for batch in range(9):
+        (table / "_spark_metadata" / str(batch)).unlink(missing_ok=True)
+    assert sinklog.read_table(table).id.tolist() == written
+
+
+def test_a_batch_is_committed_once(tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    first = _write(table / "part-a.parquet", ["a"])
+    again = _write(table / "part-b.parquet", ["a"])  # the same batch run again after a crash
+    assert sinklog.commit_batch(table, 0, [first])
+    assert not sinklog.commit_batch(table, 0, [again])
+    assert sinklog.committed_files(table) == [first]
+    assert sinklog.latest_batch(tmp_path / "none") == -1

@@ -117,6 +117,7 @@ def test_renders_yaml_with_the_pipeline_settings(rendered: dict[str, Path]) -> N
     assert the_input["fields"] == {"source": "twitch", "tz": "Etc/UTC"}
     assert the_input["fields_under_root"] is False  # the job reads fields.tz, fields.channel...
     assert the_input["close"]["on_state_change"] == {"inactive": "5m", "renamed": False, "removed": True}
+    assert the_input["backoff"] == {"init": "1s", "max": "2s"}  # a line after a lull waits 2 s at most, not 10
     assert config["filebeat"]["shutdown_timeout"] == "10s"
     kafka = config["output"]["kafka"]
     # Each broker at its advertised address, as the kafka role advertises it.

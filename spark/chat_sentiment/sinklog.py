@@ -17,9 +17,11 @@ keeps this log itself in the same format (:func:`commit_batch`): Spark's own rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ METADATA_DIR = "_spark_metadata"
 _LOG_FILE = re.compile(r"(\d+)(\.compact)?")
 #: Spark's ``spark.sql.streaming.fileSink.log.compactInterval`` default: batch ids 9, 19, ... are ``<id>.compact``.
 COMPACT_INTERVAL = 10
+#: Log files a compaction made redundant are deleted once this old (Spark's ``fileCleanupDelay`` default), so a
+#: reader that listed them a moment before still finds them.
+CLEANUP_DELAY_S = 600
 #: What Spark's file sink writes for a local file (HDFS fields a local file does not have).
 _BLOCK_SIZE = 33554432
 #: Characters a Hadoop path keeps unescaped in its URI (``date=2024-05-01`` stays as it is).
@@ -120,7 +125,9 @@ def commit_batch(table_dir: str | Path, batch_id: int, files: list[Path],
     file sink does: one file per batch, written to a hidden temporary name and linked into place in one step (a
     reader sees the whole batch or none of it), every ``compact_interval``-th one a ``.compact`` file holding every
     live entry so far. The batch ids must follow each other (Spark's readers refuse a gap): an empty batch is
-    committed too. False, and nothing written, when the batch is committed already (a batch run again)."""
+    committed too. A compaction deletes the log files that the one before it covered, once they are
+    :data:`CLEANUP_DELAY_S` old. False, and nothing written, when the batch is committed already (a batch run
+    again)."""
     log_dir = Path(table_dir) / METADATA_DIR
     log_dir.mkdir(parents=True, exist_ok=True)
     final = log_dir / _log_name(batch_id, compact_interval)
@@ -140,7 +147,21 @@ def commit_batch(table_dir: str | Path, batch_id: int, files: list[Path],
         return False
     finally:
         temporary.unlink()
+    if final.suffix == ".compact":
+        _delete_expired(log_dir, batch_id - compact_interval)
     return True
+
+
+def _delete_expired(log_dir: Path, before: int) -> None:
+    """Remove the log files of batches before ``before`` (an older compaction's id) once they are old: the newer
+    ``.compact`` file holds their entries, and readers start at the newest one (as Spark's file sink does)."""
+    batches, compacts = _log_files(log_dir)
+    deadline = time.time() - CLEANUP_DELAY_S
+    for batch_id, path in [*batches.items(), *compacts.items()]:
+        if batch_id < before:
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < deadline:
+                    path.unlink()
 
 
 def read_table(table_dir: str | Path, columns: list[str] | None = None) -> Any:

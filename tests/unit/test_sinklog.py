@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +103,19 @@ def test_a_batch_is_committed_once(tmp_path: Path) -> None:
     assert not sinklog.commit_batch(table, 0, [again])
     assert sinklog.committed_files(table) == [first]
     assert sinklog.latest_batch(tmp_path / "none") == -1
+
+
+def test_log_files_a_compaction_covers_are_deleted_once_old(tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    log_dir = table / "_spark_metadata"
+    files = [_write(table / f"part-{b}.parquet", [f"id{b}"]) for b in range(30)]
+    for batch in range(20):
+        sinklog.commit_batch(table, batch, [files[batch]])
+    for path in log_dir.iterdir():  # the first 20 batches' log files are an hour old
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    for batch in range(20, 30):
+        sinklog.commit_batch(table, batch, [files[batch]])
+    # Writing 29.compact removed the old files 19.compact made redundant (0-18 and 9.compact); the newer stay.
+    names = {p.name for p in log_dir.iterdir()}
+    assert names == {*(str(b) for b in range(20, 29)), "19.compact", "29.compact"}
+    assert sinklog.read_table(table).id.tolist() == [f"id{b}" for b in range(30)]

@@ -457,6 +457,10 @@ class StreamJob:
         cfg = self.cfg
         for table in ("messages", "events", "dead_letters", "aggregates"):
             cfg.table_dir(table).mkdir(parents=True, exist_ok=True)
+        for table in ("messages", "events", "dead_letters"):
+            # The log's folder exists before the first data file does (as Spark's file sink makes it at start): a
+            # file source that finds data files and no log reads the folder's listing for good, committed or not.
+            (cfg.table_dir(table) / sinklog.METADATA_DIR).mkdir(exist_ok=True)
         Path(cfg.checkpoint_dir).mkdir(parents=True, exist_ok=True)
 
         # 1. Kafka -> parse -> dedup -> messages/ (scored) + scored topic, events/, dead_letters/ + their topic

@@ -419,20 +419,7 @@ class StreamJob:
         try:
             kinds = F.when(F.col("type") != "event", "dead_letters").when(chat, "messages").otherwise("events")
             counts = {row[0]: row[1] for row in df.groupBy(kinds).count().collect()}
-            messages = scored(df.where((F.col("type") == "event") & chat), cfg).withColumn(
-                "date", F.date_format("ts", "yyyy-MM-dd"))
-            messages.persist(StorageLevel.MEMORY_AND_DISK)  # scored once for the table and the topic
-            try:
-                send = None
-                if cfg.kafka.scored_topic and counts.get("messages"):
-                    def send() -> None:
-                        self._send(messages.select(F.col("id").alias("key"),
-                                                   F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value")),
-                                   cfg.kafka.scored_topic)
-                self.tables.write(messages, "messages", batch_id, counts.get("messages", 0), partition_by=["date"],
-                                  before_commit=send)
-            finally:
-                messages.unpersist()
+            # Events and dead letters first: a reader that sees a batch's messages sees the rest of it too.
             events = df.where((F.col("type") == "event") & ~chat).select(*EVENT_COLUMNS).withColumn(
                 "date", F.date_format("ts", "yyyy-MM-dd"))
             self.tables.write(events, "events", batch_id, counts.get("events", 0), partition_by=["date"])
@@ -448,6 +435,20 @@ class StreamJob:
                 self.tables.write(dead, "dead_letters", batch_id, counts.get("dead_letters", 0), before_commit=send)
             finally:
                 dead.unpersist()
+            messages = scored(df.where((F.col("type") == "event") & chat), cfg).withColumn(
+                "date", F.date_format("ts", "yyyy-MM-dd"))
+            messages.persist(StorageLevel.MEMORY_AND_DISK)  # scored once for the table and the topic
+            try:
+                send = None
+                if cfg.kafka.scored_topic and counts.get("messages"):
+                    def send() -> None:
+                        self._send(messages.select(F.col("id").alias("key"),
+                                                   F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value")),
+                                   cfg.kafka.scored_topic)
+                self.tables.write(messages, "messages", batch_id, counts.get("messages", 0), partition_by=["date"],
+                                  before_commit=send)
+            finally:
+                messages.unpersist()
             if counts:
                 log.info("batch %d written: %s", batch_id, " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         finally:

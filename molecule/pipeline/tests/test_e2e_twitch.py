@@ -138,11 +138,22 @@ def test_the_live_channel_went_through_the_real_logger(run):
 
 
 def test_bad_input_is_dead_letters_and_the_good_lines_around_it_are_scored(host, run):
-    got = e2e.tables(host, run["output"], "messages", "dead_letters", "events")
+    def probe():
+        got = e2e.tables(host, run["output"], "messages", "dead_letters", "events")
+        got["bad_dead"] = [r for r in got["dead_letters"]
+                           if (r.get("origin") or "").startswith(run["bad"]["path"] + ":")]
+        good = [r for r in got["messages"] if r["channel"] == BAD]
+        return got if len(good) >= run["bad"]["good"] and len(got["bad_dead"]) >= 2 else None
+
+    try:
+        got = e2e.wait_for("the bad file's good lines and dead letters", probe, timeout=300)
+    except AssertionError as exc:
+        journal = host.run("journalctl -u chat-sentiment --no-pager -o cat | grep -E 'written|again|ERROR' | tail -20")
+        raise AssertionError(f"{exc}; the job's last batches:\n{journal.stdout}") from None
     bad_rows = [r for r in got["messages"] if r["channel"] == BAD]
     texts = [r["text"] for r in bad_rows]
     assert sorted(t.split()[-1] for t in texts) == [f"tok-bad-{n}" for n in range(run["bad"]["good"])], texts
-    dead = [r for r in got["dead_letters"] if (r.get("origin") or "").startswith(run["bad"]["path"] + ":")]
+    dead = got["bad_dead"]
     reasons = " | ".join(r["reason"] for r in dead)
     # Invalid UTF-8 and the 300 kB line Filebeat cut to message_max_bytes are dead letters with their reason.
     assert "UTF-8" in reasons and "message_max_bytes" in reasons, reasons

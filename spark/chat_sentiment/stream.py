@@ -411,44 +411,45 @@ class StreamJob:
                 writer = writer.option(key, value)
         writer.save()
 
+    def _write_table(self, df: DataFrame, table: str, batch_id: int, counts: dict[str, int], *, topic: str = "",
+                     value: Column | None = None, key: Column | None = None, partition_by: Sequence[str] = ()) -> None:
+        """``df`` into ``table`` and, when ``topic`` is set and the batch has such rows, its ``key``/``value`` to the
+        topic before the commit, from one computation of ``df`` (the same scores and ``received_at`` in both)."""
+        rows = counts.get(table, 0)
+        if not (topic and rows and value is not None):
+            self.tables.write(df, table, batch_id, rows, partition_by=partition_by)
+            return
+        columns = [value.alias("value")] if key is None else [key.alias("key"), value.alias("value")]
+        df.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            self.tables.write(df, table, batch_id, rows, partition_by=partition_by,
+                              before_commit=lambda: self._send(df.select(*columns), topic))
+        finally:
+            df.unpersist()
+
     def _write_batch(self, df: DataFrame, batch_id: int) -> None:
         """One batch of parsed, deduplicated rows into every table and topic (the body of ``foreachBatch``)."""
         cfg = self.cfg
         chat = F.col("kind").isin(sorted(SCORED_KINDS))
+        df = df.withColumn("_table", F.when(F.col("type") != "event", "dead_letters").when(chat, "messages")
+                           .otherwise("events"))
         df.persist(StorageLevel.MEMORY_AND_DISK)  # the Kafka records are read and parsed once for every output
         try:
-            kinds = F.when(F.col("type") != "event", "dead_letters").when(chat, "messages").otherwise("events")
-            counts = {row[0]: row[1] for row in df.groupBy(kinds).count().collect()}
+            counts = {row[0]: row[1] for row in df.groupBy("_table").count().collect()}
+
+            def rows_of(table: str) -> DataFrame:
+                return df.where(F.col("_table") == table)
+
             # Events and dead letters first: a reader that sees a batch's messages sees the rest of it too.
-            events = df.where((F.col("type") == "event") & ~chat).select(*EVENT_COLUMNS).withColumn(
-                "date", F.date_format("ts", "yyyy-MM-dd"))
-            self.tables.write(events, "events", batch_id, counts.get("events", 0), partition_by=["date"])
-            dead = (df.where(F.col("type") != "event").select(*DEAD_LETTER_COLUMNS)
-                    .withColumn("received_at", F.current_timestamp()))
-            dead.persist(StorageLevel.MEMORY_AND_DISK)  # received_at is set once for the table and the topic
-            try:
-                send = None
-                if cfg.kafka.dead_letter_topic and counts.get("dead_letters"):
-                    def send() -> None:
-                        self._send(dead.select(F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())).alias("value")),
-                                   cfg.kafka.dead_letter_topic)
-                self.tables.write(dead, "dead_letters", batch_id, counts.get("dead_letters", 0), before_commit=send)
-            finally:
-                dead.unpersist()
-            messages = scored(df.where((F.col("type") == "event") & chat), cfg).withColumn(
-                "date", F.date_format("ts", "yyyy-MM-dd"))
-            messages.persist(StorageLevel.MEMORY_AND_DISK)  # scored once for the table and the topic
-            try:
-                send = None
-                if cfg.kafka.scored_topic and counts.get("messages"):
-                    def send() -> None:
-                        self._send(messages.select(F.col("id").alias("key"),
-                                                   F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value")),
-                                   cfg.kafka.scored_topic)
-                self.tables.write(messages, "messages", batch_id, counts.get("messages", 0), partition_by=["date"],
-                                  before_commit=send)
-            finally:
-                messages.unpersist()
+            events = rows_of("events").select(*EVENT_COLUMNS).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
+            self._write_table(events, "events", batch_id, counts, partition_by=["date"])
+            dead = rows_of("dead_letters").select(*DEAD_LETTER_COLUMNS).withColumn("received_at", F.current_timestamp())
+            self._write_table(dead, "dead_letters", batch_id, counts, topic=cfg.kafka.dead_letter_topic,
+                              value=F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())))
+            messages = scored(rows_of("messages"), cfg).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
+            self._write_table(messages, "messages", batch_id, counts, topic=cfg.kafka.scored_topic,
+                              value=F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)), key=F.col("id"),
+                              partition_by=["date"])
             if counts:
                 log.info("batch %d written: %s", batch_id, " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         finally:

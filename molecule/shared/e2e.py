@@ -102,15 +102,23 @@ def upload(host, local: Path, remote: str) -> None:
     assert not result.get("failed"), result
 
 
-def wait_for(what: str, probe, timeout: float, every: float = 5.0) -> Any:
+def wait_for(what: str, probe, timeout: float, every: float = 5.0, explain=None) -> Any:
+    """``probe()``'s first true value; on a timeout an AssertionError, with ``explain()`` appended when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            detail = f"; {explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         time.sleep(every)
+
+
+def job_journal(host, pattern: str, lines: int) -> str:
+    """The job's last ``lines`` journal lines matching the extended regex ``pattern``."""
+    return host.run(f"journalctl -u chat-sentiment --no-pager -o cat | grep -E {shlex.quote(pattern)} "
+                    f"| tail -{lines}").stdout
 
 
 def append(host, channel: str, lines: list[bytes], *, name: str | None = None) -> str:
@@ -197,19 +205,17 @@ def closed_report(host, output_dir: str, channels: set[str], timeout: float = 60
     The aggregates query reads the committed ``messages/`` table on its own trigger and writes a window only in the
     batch after the watermark passed its end, so it trails the messages by a batch or two (minutes when the machine
     is loaded). A timeout fails with the query's last progress lines: its watermark and how many rows came late."""
-    state: dict[str, Any] = {}
+    closed: set[str] = set()
 
     def probe() -> dict[str, Any] | None:
-        state["report"] = report(host, output_dir)
-        state["closed"] = {w["channel"] for w in state["report"]["windows"] if w["channel"] in channels and w["closed"]}
-        return state["report"] if state["closed"] == channels else None
+        got = report(host, output_dir)
+        closed.clear()
+        closed.update(w["channel"] for w in got["windows"] if w["channel"] in channels and w["closed"])
+        return got if closed == channels else None
 
-    try:
-        return wait_for(f"a closed window of each of {sorted(channels)}", probe, timeout, every=10)
-    except AssertionError as exc:
-        progress = host.run("journalctl -u chat-sentiment --no-pager -o cat | grep -E 'query=aggregates' | tail -8")
-        raise AssertionError(f"{exc}; closed only {sorted(state.get('closed', ()))}; the aggregates query's last "
-                             f"progress lines:\n{progress.stdout}") from None
+    return wait_for(f"a closed window of each of {sorted(channels)}", probe, timeout, every=10,
+                    explain=lambda: f"closed only {sorted(closed)}; the aggregates query's last "
+                                    f"progress lines:\n{job_journal(host, 'query=aggregates', 8)}")
 
 
 def wait_scored(host, output_dir: str, ids: set[str], timeout: float) -> list[dict[str, Any]]:

@@ -145,11 +145,8 @@ def test_bad_input_is_dead_letters_and_the_good_lines_around_it_are_scored(host,
         good = [r for r in got["messages"] if r["channel"] == BAD]
         return got if len(good) >= run["bad"]["good"] and len(got["bad_dead"]) >= 2 else None
 
-    try:
-        got = e2e.wait_for("the bad file's good lines and dead letters", probe, timeout=300)
-    except AssertionError as exc:
-        journal = host.run("journalctl -u chat-sentiment --no-pager -o cat | grep -E 'written|again|ERROR' | tail -20")
-        raise AssertionError(f"{exc}; the job's last batches:\n{journal.stdout}") from None
+    got = e2e.wait_for("the bad file's good lines and dead letters", probe, timeout=300,
+                       explain=lambda: f"the job's last batches:\n{e2e.job_journal(host, 'written|again|ERROR', 20)}")
     bad_rows = [r for r in got["messages"] if r["channel"] == BAD]
     texts = [r["text"] for r in bad_rows]
     assert sorted(t.split()[-1] for t in texts) == [f"tok-bad-{n}" for n in range(run["bad"]["good"])], texts

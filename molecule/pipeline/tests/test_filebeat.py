@@ -185,8 +185,7 @@ def test_restart_mid_stream_loses_nothing_and_each_line_is_scored_once(host):
     # ... which the job drops: each line is one scored row.
     wanted = {next(iter(found)) for found in ids.values()}
     rows = e2e.wait_scored(host, e2e.job_settings(host)["output_dir"], wanted, timeout=600)
-    scored = Counter(r["id"] for r in rows if r["id"] in wanted)
-    assert [i for i, n in scored.items() if n > 1] == []
+    e2e.exactly_once([r for r in rows if r["id"] in wanted], wanted, set())
     repeats = len(mine) - total
     print(f"{repeats} of {total} lines shipped twice across the restart, each scored once")
 

@@ -12,6 +12,12 @@
     Reads Filebeat JSON events, X API v2 records or raw Chatty lines on stdin and writes one JSON object per
     parsed record: events (``"type": "event"``) and dead letters (``"type": "dead_letter"``, with the reason).
 
+``chat-sentiment parse --as-job [--config FILE]``
+    Reads Kafka records as JSON lines (``{"topic": ..., "value": ...}`` or ``"value_b64"`` for raw bytes) and runs
+    exactly the streaming job's per-batch step on them (parse, score, conversion to what Spark stores) with the
+    job's settings; prints one JSON line per resulting row with its outcome (``row``, ``event`` or
+    ``dead_letter`` and the reason). Exits 0 whatever the records hold. See :mod:`chat_sentiment.asjob`.
+
 ``chat-sentiment evaluate TSV [--vader]``
     Sign-of-score accuracy on a labelled TSV and throughput (see :mod:`chat_sentiment.evaluate`).
 
@@ -149,6 +155,21 @@ def run_parse(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -> No
             stdout.flush()
 
 
+def _parse_as_job(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    try:
+        from . import asjob, config  # noqa: PLC0415 - pyarrow/pandas are optional dependencies
+    except ImportError as exc:
+        print(f"chat-sentiment parse --as-job: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"chat-sentiment parse --as-job: configuration error: {exc}", file=sys.stderr)
+        return 2
+    asjob.run(cfg, read_line_batches(stdin, args.batch_size), stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chat-sentiment", description="Score and parse live chat.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--path", default=None, help="Chatty log file path the lines come from (gives the channel)")
     parse.add_argument("--tz", default=None, help="zone of raw Chatty lines before a '# Log started' header")
     parse.add_argument("--score", action="store_true", help="add label and score to messages and actions")
+    parse.add_argument("--as-job", action="store_true",
+                       help="read Kafka records as JSON lines ({\"topic\", \"value\" or \"value_b64\"}) and run "
+                            "the streaming job's own per-batch code on them: one outcome line per row")
+    parse.add_argument("--config", default=None,
+                       help="--as-job: the job's TOML settings (or $CHAT_SENTIMENT_CONFIG): topics and scorer")
     evaluate = sub.add_parser("evaluate", help="accuracy and throughput of the lexicon scorer on a labelled TSV")
     evaluate.add_argument("tsv")
     evaluate.add_argument("--vader", action="store_true")
@@ -198,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
+        if args.command == "parse" and args.as_job:
+            return _parse_as_job(args, stdin, stdout)
         if args.command == "score":
             options = {}
             if args.scorer == "transformers":

@@ -389,7 +389,8 @@ def from_env(environ: Mapping[str, str], base: StreamConfig | None = None) -> St
         if name in environ:
             values[(section, key)] = _KEYS[(section, key)](environ[name], name)
     unknown = sorted(n for n in environ if n.startswith("CHAT_SENTIMENT_") and n not in ENV_VARS
-                     and n not in (CONFIG_ENV_VAR, LOG_LEVEL_ENV_VAR, "CHAT_SENTIMENT_CACHE"))
+                     and n not in (CONFIG_ENV_VAR, LOG_LEVEL_ENV_VAR, "CHAT_SENTIMENT_CACHE",
+                                   "CHAT_SENTIMENT_FAULT_MARKER", "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT"))
     if unknown:
         raise ConfigError(f"unknown environment variable {unknown[0]} (known: {', '.join(sorted(ENV_VARS))})")
     return _apply(values, base or StreamConfig())

@@ -24,8 +24,16 @@ aggregates     ``messages/``            ``aggregates/``: per channel and window 
 snapshot       ``aggregates/``          ``snapshot_path`` (JSON, replaced atomically each batch)
 ============== ======================== =================================================================
 
-One query reads Kafka, so each record is read, parsed and deduplicated once and the scored rows reach Kafka in the
-batch that scored them (no second trigger in between).
+One query reads Kafka, so each record is read, parsed, scored and deduplicated once and the scored rows reach Kafka
+in the batch that scored them (no second trigger in between).
+
+**No record stops the job.** The one Python step (``mapInArrow``: :func:`chat_sentiment.frames.process_batches`)
+is total over any input: whatever bytes a record holds, it comes out as an event, a scored message or a dead letter
+naming the reason (a parser's exception, a time Spark cannot store, text that is not valid Unicode, a scorer that
+raises on that message: the scorer's batch call is split in halves down to the messages that fail it). The same
+function runs behind ``chat-sentiment parse --as-job``, so an operator can check a suspicious record offline.
+At start the job waits for Kafka (a log line a minute says so) instead of failing, and ``health.json`` beside the
+snapshot records each batch (:mod:`chat_sentiment.health`).
 
 Guarantees:
 
@@ -74,10 +82,11 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -86,6 +95,7 @@ import pandas as pd
 import pyspark
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from pyspark.sql.types import (
     ArrayType,
@@ -99,6 +109,7 @@ from pyspark.sql.types import (
 from pyspark.storagelevel import StorageLevel
 
 from . import aggregate, config, frames, sinklog, snapshot
+from .health import Health
 from .progress import OUT_METRICS, format_progress
 from .records import SCORED_KINDS
 
@@ -111,12 +122,11 @@ PARSED_SCHEMA = StructType([
     StructField("user", StringType()), StructField("display_name", StringType()), StructField("text", StringType()),
     StructField("emotes", _STRINGS), StructField("badges", _STRINGS), StructField("lang", StringType()),
     StructField("attrs", StringType()), StructField("raw", StringType()), StructField("reason", StringType()),
-    StructField("origin", StringType()), StructField("topic", StringType()), StructField("partition", LongType()),
+    StructField("origin", StringType()), StructField("label", StringType()), StructField("score", DoubleType()),
+    StructField("topic", StringType()), StructField("partition", LongType()),
     StructField("offset", LongType()), StructField("kafka_ts", TimestampType()),
 ])
-SCORED_SCHEMA = StructType([PARSED_SCHEMA[name] if name in PARSED_SCHEMA.fieldNames() else
-                            StructField(name, StringType() if name == "label" else DoubleType())
-                            for name in frames.SCORED_COLUMNS])
+SCORED_SCHEMA = StructType([PARSED_SCHEMA[name] for name in frames.SCORED_COLUMNS])
 MESSAGES_SCHEMA = StructType([*SCORED_SCHEMA.fields, StructField("date", StringType())])
 EVENT_COLUMNS = ("id", "source", "channel", "ts", "kind", "user", "display_name", "text", "emotes", "badges",
                  "lang", "attrs", "topic", "partition", "offset")
@@ -134,6 +144,13 @@ DEAD_LETTERS_SCHEMA = StructType([
 ])
 #: Kafka JSON of a scored message (the ``messages`` row without the Kafka provenance).
 KAFKA_MESSAGE_FIELDS = ("id", "source", "channel", "ts", "user", "kind", "text", "label", "score", "emotes")
+
+FAULT_PAUSE_ENV_VAR = "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT"
+#: The health document's file name, beside the snapshot (see :mod:`chat_sentiment.health`).
+HEALTH_FILE = "health.json"
+#: Seconds between attempts to reach Kafka at start, and between the log lines that say the job is waiting.
+KAFKA_RETRY_S = 5.0
+KAFKA_LOG_EVERY_S = 60.0
 
 #: Settings the job always applies (``spark.conf`` in the config may override any of them).
 BASE_SPARK_CONF = {
@@ -201,10 +218,22 @@ def read_kafka(spark: SparkSession, cfg: config.StreamConfig) -> DataFrame:
 
 
 def parsed(spark: SparkSession, cfg: config.StreamConfig) -> DataFrame:
-    """Kafka records parsed by their topic's source parser: events and dead letters (``type`` column)."""
-    parse = functools.partial(frames.parse_frames, source_by_topic=cfg.source_by_topic(),
-                              twitter_channel=cfg.twitter_channel)
-    return read_kafka(spark, cfg).mapInPandas(parse, PARSED_SCHEMA)
+    """Kafka records parsed by their topic's source parser and chat scored, in one Python step per batch
+    (``mapInArrow``: the scorer, e.g. a transformers model, is built once per Python worker and scores a batch's
+    texts together): events and dead letters (``type`` column). The step is total: no record fails a batch
+    (:mod:`chat_sentiment.frames`)."""
+    process = functools.partial(frames.process_batches, source_by_topic=cfg.source_by_topic(),
+                                scorer_name=cfg.scorer.name, model=cfg.scorer.model,
+                                options_json=json.dumps(cfg.scorer.options(), sort_keys=True),
+                                twitter_channel=cfg.twitter_channel)
+    return read_kafka(spark, cfg).mapInArrow(process, PARSED_SCHEMA)
+
+
+def check_schemas() -> None:
+    """The worker's Arrow schema is the one Spark expects of PARSED_SCHEMA (a mismatch is a bug: fail at start)."""
+    expected = to_arrow_schema(PARSED_SCHEMA)
+    if not expected.equals(frames.ARROW_SCHEMA):
+        raise RuntimeError(f"frames.ARROW_SCHEMA {frames.ARROW_SCHEMA} is not Spark's {expected}")
 
 
 def deduplicated(df: DataFrame, delay: str) -> DataFrame:
@@ -213,23 +242,6 @@ def deduplicated(df: DataFrame, delay: str) -> DataFrame:
             .withWatermark("_seen", delay)
             .dropDuplicatesWithinWatermark(["source", "id"])
             .drop("_seen"))
-
-
-def _score_partition(batches: Iterator[pd.DataFrame], name: str, model: str,
-                     options_json: str) -> Iterator[pd.DataFrame]:
-    scorer = None
-    for batch in batches:
-        scorer = scorer or frames.cached_scorer(name, model, options_json)
-        yield frames.score_frame(batch, scorer)
-
-
-def scored(df: DataFrame, cfg: config.StreamConfig) -> DataFrame:
-    """Chat rows with ``label`` and ``score``: an iterator ``mapInPandas``, so the scorer (a transformers model)
-    is built once per Python worker and scores Arrow batches, not single rows."""
-    score = functools.partial(_score_partition, name=cfg.scorer.name, model=cfg.scorer.model,
-                              options_json=json.dumps(cfg.scorer.options(), sort_keys=True))
-    return df.select(*[c for c in frames.SCORED_COLUMNS if c not in ("label", "score")]).mapInPandas(
-        score, SCORED_SCHEMA)
 
 
 def _counted(df: DataFrame) -> DataFrame:
@@ -331,19 +343,36 @@ class TableWriter:
                 files.append(target)
         if before_commit is not None:
             before_commit()
+        pause = fault_pause_before_commit()
+        if pause and files and table == "messages":
+            # tests only: hold the window a crash must not turn into loss or repeats (files in place, not committed)
+            log.warning("fault injection: batch %d of %s (log id %d) has %d files in place, not committed; pausing "
+                        "%.1fs before the commit", batch_id, table, log_id, len(files), pause)
+            time.sleep(pause)
         sinklog.commit_batch(table_dir, log_id, files)
         shutil.rmtree(staging, ignore_errors=True)
         return True
+
+
+def fault_pause_before_commit() -> float:
+    """Seconds to pause between a ``messages`` batch's files being in place and its commit (tests only:
+    ``$CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT``; 0 = never)."""
+    try:
+        return max(0.0, float(os.environ.get(FAULT_PAUSE_ENV_VAR, "0") or 0))
+    except ValueError:
+        return 0.0
 
 
 # --------------------------------------------------------------------------------------------------- the job
 
 
 class ProgressLogger(StreamingQueryListener):
-    """Logs one ``progress ...`` line per micro-batch (see :mod:`chat_sentiment.progress`)."""
+    """Logs one ``progress ...`` line per micro-batch (see :mod:`chat_sentiment.progress`) and, given a
+    :class:`~chat_sentiment.health.Health`, records the batch there and rewrites ``health.json``."""
 
-    def __init__(self) -> None:
+    def __init__(self, health: Health | None = None) -> None:
         self.names: dict[str, str] = {}
+        self.health = health
 
     def onQueryStarted(self, event: Any) -> None:
         self.names[str(event.id)] = event.name
@@ -355,8 +384,11 @@ class ProgressLogger(StreamingQueryListener):
             log.info("%s", format_progress(report))
             log.debug("progress durations query=%s batch=%s %s", report.get("name"), report.get("batchId"),
                       json.dumps(report.get("durationMs"), sort_keys=True))
+            if self.health is not None:
+                self.health.progress(report)
+                self.health.write()
         except Exception:  # a log line must never break the listener bus
-            log.exception("cannot format a progress report")
+            log.exception("cannot record a progress report")
 
     def onQueryIdle(self, event: Any) -> None:
         pass
@@ -377,6 +409,7 @@ class StreamJob:
         self.cfg = cfg
         self.queries: list[StreamingQuery] = []
         self.tables = TableWriter(cfg, "messages")
+        self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name)
         self._stop = threading.Event()
         self._signals = 0
 
@@ -446,12 +479,14 @@ class StreamJob:
             dead = rows_of("dead_letters").select(*DEAD_LETTER_COLUMNS).withColumn("received_at", F.current_timestamp())
             self._write_table(dead, "dead_letters", batch_id, counts, topic=cfg.kafka.dead_letter_topic,
                               value=F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())))
-            messages = scored(rows_of("messages"), cfg).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
+            messages = (rows_of("messages").select(*frames.SCORED_COLUMNS)
+                        .withColumn("date", F.date_format("ts", "yyyy-MM-dd")))
             self._write_table(messages, "messages", batch_id, counts, topic=cfg.kafka.scored_topic,
                               value=F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)), key=F.col("id"),
                               partition_by=["date"])
             if counts:
                 log.info("batch %d written: %s", batch_id, " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+            self.health.dead_letters_written(counts.get("dead_letters", 0))
         finally:
             df.unpersist()
 
@@ -573,6 +608,48 @@ class StreamJob:
 # ---------------------------------------------------------------------------------------------------- main
 
 
+def _servers(bootstrap: str) -> list[tuple[str, int]]:
+    out = []
+    for entry in bootstrap.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if host and port.isdigit():
+            out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> str | None:
+    """None if a TCP connection to one of the bootstrap servers succeeds, else what went wrong with each."""
+    problems = []
+    for host, port in _servers(bootstrap):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            problems.append(f"{host}:{port}: {exc.strerror or exc}")
+    return "; ".join(problems) or f"no host:port in {bootstrap!r}"
+
+
+def wait_for_kafka(bootstrap: str, stopping: threading.Event, retry: float = KAFKA_RETRY_S,
+                   log_every: float = KAFKA_LOG_EVERY_S) -> bool:
+    """Wait until Kafka accepts connections (True), saying so in the log while it does not, or until ``stopping``
+    is set (False). A job started while Kafka is down waits instead of failing, so systemd never sees a crash loop
+    for it."""
+    started = time.monotonic()
+    last_log = -log_every
+    while True:
+        problem = kafka_reachable(bootstrap)
+        if problem is None:
+            if time.monotonic() - started > retry:
+                log.info("Kafka is reachable at %s after %.0fs: starting", bootstrap, time.monotonic() - started)
+            return True
+        if time.monotonic() - last_log >= log_every:
+            log.warning("waiting for Kafka: cannot connect to %s (%s); retrying every %.0fs", bootstrap, problem,
+                        retry)
+            last_log = time.monotonic()
+        if stopping.wait(retry):
+            return False
+
+
 def setup_logging(level: str | None) -> None:
     logging.basicConfig(
         level=(level or os.environ.get(config.LOG_LEVEL_ENV_VAR) or "INFO").upper(),
@@ -585,6 +662,7 @@ def setup_logging(level: str | None) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the job with parsed arguments ``config``, ``check`` and ``log_level`` (also ``chat-sentiment stream``)."""
     setup_logging(args.log_level)
+    check_schemas()
     try:
         cfg = config.load(args.config)
         jars = config.resolve_jars(cfg.spark.jars)
@@ -600,8 +678,10 @@ def run(args: argparse.Namespace) -> int:
 
     job: StreamJob | None = None
     pending: list[int] = []
+    stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
         if job is None:
             pending.append(signum)  # still starting: stop as soon as the queries exist
         else:
@@ -609,10 +689,13 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if not wait_for_kafka(cfg.kafka.bootstrap_servers, stopping):
+        log.info("stopped while waiting for Kafka")
+        return 0
     spark = build_session(cfg, jars)
     try:
-        spark.streams.addListener(ProgressLogger())
         job = StreamJob(spark, cfg)
+        spark.streams.addListener(ProgressLogger(job.health))
         job.start()
         for signum in pending:
             job.request_stop(signum)

@@ -47,6 +47,7 @@ class Sent:
     expect: str  # message | action | <non-chat kind> | dead_letter
     channel: str | None = None
     resend: bool = False  # a copy of an earlier event (same path and offset)
+    why: str = ""  # for a dead letter: a phrase its reason must hold
 
 
 @dataclass
@@ -120,6 +121,32 @@ def make_events(log: ChatLog, start: datetime, count: int, seed: int, channels: 
 
 def chat_line(log: ChatLog, channel: str, local: datetime, text: str) -> Sent:
     return Sent(log.event(channel, local, f"<viewer2> {text}"), "message", channel)
+
+
+def poison(log: ChatLog, channel: str, local: datetime, marker: str) -> list[Sent]:
+    """Records that once stopped the job (a batch failed on them, again after each restart), and records that make
+    the job's parser or scorer raise on purpose (``marker``: its ``CHAT_SENTIMENT_FAULT_MARKER``); each must end as
+    a dead letter whose reason holds ``why``, and the job must go on."""
+    def placeholder(body: str, old: bytes, new: bytes) -> bytes:
+        return log.event(channel, local, body).replace(old, new)
+
+    no_stamp = json.loads(log.event(channel, local, "x"))
+    no_stamp.update({"@timestamp": "9999-12-31T23:59:59Z", "message": "<viewer2> a line without a time"})
+    return [
+        Sent(log.event(channel, datetime(9999, 12, 31, 23, 59, 59, tzinfo=TZ), "<viewer2> from the year 9999"),
+             "dead_letter", why="outside the range the job stores"),
+        Sent(log.event(channel, datetime(2300, 1, 1, 0, 0, 0, tzinfo=TZ), "<viewer2> from 2300"),
+             "dead_letter", why="outside the range the job stores"),
+        Sent(placeholder("<viewer2> a lone LONESURROGATE here", b"LONESURROGATE", b"\\ud800"), "dead_letter",
+             why="not valid Unicode"),
+        Sent(placeholder("<viewer2> path", f"#{channel}.log".encode(), f"#{channel}\\udc00.log".encode()),
+             "dead_letter", why="not valid Unicode"),
+        Sent(json.dumps(no_stamp).encode(), "dead_letter", why="outside the range the job stores"),
+        Sent(log.event(channel, local, f"<viewer2> {marker}:parse makes the parser raise"), "dead_letter",
+             why="parser error: InjectedFault"),
+        Sent(log.event(channel, local, f"<viewer2> {marker}:score makes the scorer raise"), "dead_letter",
+             why="scorer 'lexicon' failed on this message: InjectedFault"),
+    ]
 
 
 def local_time(*args: int) -> datetime:

@@ -6,8 +6,11 @@ One run (a module fixture) drives the job the way production will:
    Notification, Viewerstats, DELETED, BITS; garbage; re-sent copies) go to ``twitch-chat`` (2 partitions).
 2. The job starts (``python -m chat_sentiment.stream --config FILE`` plus environment overrides, a 2 s trigger)
    and the test waits until every chat message of that first part is committed to ``messages/``.
-3. More events are produced while the job runs; as soon as the job has planned a batch of them, the job's whole
-   process group (Python driver and the JVM) is killed with SIGKILL.
+3. More events are produced while the job runs; the job runs with a fault-injection pause between a ``messages``
+   batch's files being moved into the table and their commit, and in that window (checked: the batch's files are
+   in the table, its commit is not) the job's whole process group (Python driver and the JVM) is killed with
+   SIGKILL. Among the first part are records that once failed every batch they were in, and records that make the
+   job's parser and scorer raise on purpose: each must be a dead letter and the job must never fail.
 4. The job is restarted on the same checkpoints and output and runs until everything is in.
 
 The tests then check the committed output (read through the file sink's commit log, as any reader must): every
@@ -23,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +47,7 @@ from chat_sentiment.records import ChatEvent
 from chat_sentiment.scorers import get_scorer
 from kafka import KafkaConsumer, KafkaProducer
 
-from tests.integration.chat_events import ChatLog, Sent, chat_line, local_time, make_events
+from tests.integration.chat_events import ChatLog, Sent, chat_line, local_time, make_events, poison
 from tests.integration.kafka_local import Cluster, create_topics, start_cluster, tail
 
 pytestmark = pytest.mark.integration
@@ -58,6 +62,9 @@ FLUSH_CHANNEL = "flushchannel"
 FIRST_PART, SECOND_PART = 240, 120
 WAIT_S = 360.0  # per phase; the job's first batches are slow on a busy host (JVM warm-up)
 STOP_TIMEOUT_S = 90.0
+PAUSE_S = "6"  # CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT of the first run
+PAUSE_LINE = re.compile(r"fault injection: batch (\d+) of messages \(log id (\d+)\)")
+FAULT_MARKER = "FAULT-7f3a"  # the job's CHAT_SENTIMENT_FAULT_MARKER: records holding it make it raise on purpose
 T = TypeVar("T")
 
 
@@ -180,6 +187,7 @@ class Run:
     sent: list[Sent]
     job: Job
     kill_note: str
+    window: tuple[int, int, bool] = (-1, -1, False)  # batch, its log id, whether the kill hit its commit window
 
     @property
     def chat(self) -> dict[str, ChatEvent]:
@@ -187,7 +195,7 @@ class Run:
         out: dict[str, ChatEvent] = {}
         for record in self.sent:
             event = parse_event(record.value)
-            if isinstance(event, ChatEvent) and event.kind in ("message", "action"):
+            if record.expect != "dead_letter" and isinstance(event, ChatEvent) and event.kind in ("message", "action"):
                 out[event.id] = event
         return out
 
@@ -196,7 +204,8 @@ class Run:
         out: dict[str, ChatEvent] = {}
         for record in self.sent:
             event = parse_event(record.value)
-            if isinstance(event, ChatEvent) and event.kind not in ("message", "action"):
+            if record.expect != "dead_letter" and isinstance(event, ChatEvent) and event.kind not in ("message",
+                                                                                                   "action"):
                 out[event.id] = event
         return out
 
@@ -247,32 +256,45 @@ jars = [{jars}]
         "CHAT_SENTIMENT_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
         "CHAT_SENTIMENT_CHECKPOINT_DIR": str(checkpoints),
         "CHAT_SENTIMENT_KAFKA_DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
+        "CHAT_SENTIMENT_FAULT_MARKER": FAULT_MARKER,
     }
     log_path = base / "job.log"
 
     chat_log = ChatLog()
     first = make_events(chat_log, local_time(2024, 5, 1, 21, 0, 0), FIRST_PART, 1, CHANNELS)
+    # records that once failed every batch they were in, amid good ones (each batch holds ~150 records)
+    first[60:60] = poison(chat_log, CHANNELS[0], local_time(2024, 5, 1, 21, 1, 0), FAULT_MARKER)
     second = make_events(chat_log, local_time(2024, 5, 1, 21, 20, 0), SECOND_PART, 2, CHANNELS)
     # a message an hour later closes every earlier window (the watermark passes them)
     flush = chat_line(chat_log, FLUSH_CHANNEL, local_time(2024, 5, 1, 22, 30, 0), "flush PogChamp")
     produce(cluster.bootstrap, TOPIC, first)
-    run_ = Run(cluster, out, checkpoints, first, start_job(config_file, log_path, env), "")
+    run_ = Run(cluster, out, checkpoints, first,
+               start_job(config_file, log_path, {**env, "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT": PAUSE_S}), "")
     try:
         first_ids = set(run_.chat)
         wait_for(lambda: first_ids <= set(table(out / "messages").get("id", [])), WAIT_S,
                  "the first part's chat messages in messages/", run_.job)
-        planned_before = last_batch(checkpoints / "messages", "offsets")
+        log_seen = log_path.stat().st_size
 
-        # the crash: more events arrive; kill the job as soon as it has planned a batch of them
+        # the crash: more events arrive; the job pauses between a batch's files being in place and its commit
+        # (CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT), and the kill lands in that window, checked before it is sent
         run_.sent = first + second + [flush]
         producer = threading.Thread(target=produce, args=(cluster.bootstrap, TOPIC, [*second, flush], 0.05))
         producer.start()
-        wait_for(lambda: last_batch(checkpoints / "messages", "offsets") > planned_before, WAIT_S,
-                 "a batch of the second part to be planned", run_.job)
-        planned = last_batch(checkpoints / "messages", "offsets")
-        committed = last_batch(checkpoints / "messages", "commits")
+
+        def paused_batch() -> tuple[int, int] | None:
+            found = PAUSE_LINE.findall(log_path.read_bytes()[log_seen:].decode("utf-8", "replace"))
+            return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+        batch, log_id = wait_for(paused_batch, WAIT_S, "a batch of the second part in the pre-commit window",
+                                 run_.job)
+        uncommitted = set((out / "messages").rglob("part-*.parquet")) - {
+            p.resolve() for p in sinklog.committed_files(out / "messages")}
+        in_window = not sinklog.is_committed(out / "messages", log_id) and bool(
+            {p.resolve() for p in uncommitted if "_staging" not in p.parts})
         run_.job.kill_group()
-        run_.kill_note = f"killed with batch {planned} planned, {committed} committed"
+        run_.window = (batch, log_id, in_window)
+        run_.kill_note = f"killed in batch {batch}'s pre-commit window (log id {log_id})"
         producer.join(timeout=120)
         assert not producer.is_alive(), "the producer did not finish"
 
@@ -350,6 +372,28 @@ def test_garbage_goes_to_dead_letters_with_the_reason(run: Run) -> None:
                    "truncated timestamp"):
         assert phrase in reasons
     assert dead.topic.eq(TOPIC).all() and dead.offset.notna().all()
+
+
+def test_the_kill_hit_the_window_between_the_files_and_their_commit(run: Run) -> None:
+    batch, log_id, in_window = run.window
+    assert in_window, f"batch {batch} (log id {log_id}) was committed before the kill or had no files"
+    # and the restarted job committed that batch once (its files from the killed run are not in the table twice:
+    # test_every_chat_message_is_scored_exactly_once checks the rows)
+    assert sinklog.is_committed(run.out / "messages", log_id)
+
+
+def test_records_that_stopped_the_job_are_dead_letters_and_it_went_on(run: Run) -> None:
+    dead = table(run.out / "dead_letters")
+    reasons = dict(zip(dead.raw, dead.reason, strict=True))
+    poisoned = [s for s in run.sent if s.why]
+    assert len(poisoned) == 7
+    for sent in poisoned:
+        raw = sent.value.decode("utf-8", "backslashreplace")
+        assert raw in reasons, f"no dead letter for {raw[:120]}"
+        assert sent.why in reasons[raw], (sent.why, reasons[raw])
+    log = run.job.log.read_text(errors="replace")
+    # the job ran on: no query failed (the one restart is the test's own kill -9, which leaves no log line)
+    assert "query messages stopped" not in log and "the job failed" not in log and "Traceback" not in log
 
 
 def test_aggregates_add_up_to_the_messages(run: Run) -> None:

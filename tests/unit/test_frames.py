@@ -59,7 +59,7 @@ def test_parse_frame_turns_every_record_into_rows() -> None:
     assert (parsed.source[5], parsed.channel[5], parsed.text[5]) == ("twitter", "twitter", "great game ❤️")
     assert "has no string 'text'" in parsed.reason[6] and parsed.offset[6] == 5  # the same Kafka record
     assert parsed.reason[7] == "record from topic 'elsewhere', which no configured source reads"
-    assert str(parsed.ts.dtype) == "datetime64[ns, UTC]" and str(parsed.offset.dtype) == "Int64"
+    assert str(parsed.ts.dtype) == "datetime64[us, UTC]" and str(parsed.offset.dtype) == "Int64"
 
 
 def test_an_event_without_any_time_takes_the_kafka_timestamp() -> None:
@@ -73,7 +73,9 @@ def test_an_event_without_any_time_takes_the_kafka_timestamp() -> None:
 def test_parse_frame_of_no_records_has_the_columns() -> None:
     parsed = frames.parse_frame(_kafka(), SOURCES)
     assert parsed.empty and list(parsed.columns) == list(frames.PARSED_COLUMNS)
-    assert list(frames.parse_frames(iter([_kafka(), _kafka()]), SOURCES))[1].empty
+    batches = list(frames.process_batches(iter([frames.kafka_batch(_kafka()), frames.kafka_batch(_kafka())]),
+                                          SOURCES, "lexicon", model="", options_json="{}"))
+    assert batches[1].num_rows == 0 and batches[1].schema.equals(frames.ARROW_SCHEMA)
 
 
 def test_re_sent_lines_keep_their_id() -> None:
@@ -98,17 +100,59 @@ def test_score_frame_adds_label_and_score_in_order() -> None:
     assert empty.empty and list(empty.columns) == list(frames.SCORED_COLUMNS)
 
 
+class Picky:
+    """A scorer that fails any batch holding a text with "boom" (or, with ``lose``, loses a row of every batch
+    of more than one text)."""
+
+    name = "picky"
+
+    def __init__(self, lose: bool = False) -> None:
+        self.lose = lose
+        self.calls: list[int] = []
+
+    def score_batch(self, texts: list[str]) -> list[Score]:
+        self.calls.append(len(texts))
+        if any("boom" in t for t in texts):
+            raise ValueError("boom in the batch")
+        scores = [Score("positive", 0.5)] * len(texts)
+        return scores[:-1] if self.lose and len(texts) > 1 else scores
+
+
+def _lines(*texts: str) -> pd.DataFrame:
+    return _kafka(*((_event(f"[2024-05-01 21:00:0{i}] <a> {t}", 10 * i), "twitch-chat") for i, t in enumerate(texts)))
+
+
 def test_score_frame_refuses_a_scorer_that_loses_rows() -> None:
-    class Broken:
-        name = "broken"
-
-        def score_batch(self, texts: list[str]) -> list[Score]:
-            return [Score("neutral", 0.0)]
-
-    parsed = frames.parse_frame(_kafka((_event("[2024-05-01 21:00:03] <a> x", 0), "twitch-chat"),
-                                       (_event("[2024-05-01 21:00:03] <a> y", 9), "twitch-chat")), SOURCES)
+    parsed = frames.parse_frame(_lines("x", "y"), SOURCES)
     with pytest.raises(RuntimeError, match="returned 1 scores for 2 texts"):
-        frames.score_frame(parsed, Broken())
+        frames.score_frame(parsed, Picky(lose=True))
+
+
+def test_the_scorer_failing_on_some_messages_costs_only_those() -> None:
+    scorer = Picky()
+    parsed = frames.parse_frame(_lines("a", "b", "boom c", "d", "e", "f boom", "g"), SOURCES, scorer=scorer)
+    assert parsed.type.tolist() == ["event", "event", "dead_letter", "event", "event", "dead_letter", "event"]
+    assert parsed.label[parsed.type == "event"].tolist() == ["positive"] * 5
+    for i in (2, 5):
+        assert parsed.reason[i] == "scorer 'picky' failed on this message: ValueError: boom in the batch"
+        assert json.loads(parsed.raw[i])["log"]["offset"] == 10 * i and parsed.offset[i] == i
+    assert scorer.calls[0] == 7 and max(scorer.calls[1:]) < 7  # one call for the batch, then halves
+
+
+def test_a_scorer_losing_rows_is_caught_and_the_halves_retried() -> None:
+    parsed = frames.parse_frame(_lines("a", "b", "c"), SOURCES, scorer=Picky(lose=True))
+    assert parsed.type.tolist() == ["event"] * 3 and parsed.label.tolist() == ["positive"] * 3
+
+
+def test_the_fault_marker_makes_the_parser_and_the_scorer_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(frames.FAULT_MARKER_ENV_VAR, "FAULT42")
+    parsed = frames.parse_frame(_lines("fine", "FAULT42:parse here", "FAULT42:score here", "fine too"), SOURCES)
+    assert parsed.type.tolist() == ["event", "dead_letter", "dead_letter", "event"]
+    assert parsed.reason[1] == f"parser error: InjectedFault: injected parse fault ({frames.FAULT_MARKER_ENV_VAR})"
+    assert parsed.reason[2] == ("scorer 'lexicon' failed on this message: InjectedFault: injected scorer fault "
+                                f"({frames.FAULT_MARKER_ENV_VAR})")
+    monkeypatch.delenv(frames.FAULT_MARKER_ENV_VAR)
+    assert frames.parse_frame(_lines("FAULT42:parse", "FAULT42:score"), SOURCES).type.tolist() == ["event"] * 2
 
 
 def test_cached_scorer_is_built_once_per_process() -> None:

@@ -67,7 +67,6 @@ def test_remote_paths_are_refused(tmp_path: Path) -> None:
     (log_dir / "0").write_text('v1\n{"path": "hdfs://nn/x.parquet", "action": "add"}')
     with pytest.raises(ValueError, match="only local files"):
         sinklog.committed_files(tmp_path)
-    assert isinstance(pd.DataFrame(), pd.DataFrame)
 
 
 def test_committed_batches_are_read_back_and_compacted_like_sparks(tmp_path: Path) -> None:

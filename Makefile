@@ -21,7 +21,8 @@ endif
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(REPO)/ansible.cfg
 VENV_STAMP := $(VENV)/.stamp-$(shell cat $(REPO)/pyproject.toml $(REPO)/spark/pyproject.toml | sha256sum | cut -c1-16)
-DEB_PACKAGES := systemd-container debootstrap squid iproute2 openssh-client curl ca-certificates openssl
+DEB_PACKAGES := systemd-container debootstrap squid iproute2 openssh-client curl ca-certificates openssl \
+                chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
 
 .PHONY: help deps venv lint test test-static test-unit test-integration test-molecule mirror \
         testbed-up testbed-down testbed-status demo demo-down clean-venv

@@ -29,7 +29,7 @@ from kafka.errors import KafkaError
 
 from scripts.mirror import kafka as kafka_mirror
 
-STARTUP_TIMEOUT_S = 120.0
+STARTUP_TIMEOUT_S = 300.0  # generous: the cores are shared with the molecule scenarios in make test
 STOP_TIMEOUT_S = 30.0
 
 

@@ -1,16 +1,20 @@
-"""Firewalld guards every host and the roles opened their ports; ZooKeeper runs from its own Apache release.
+"""Firewalld guards every host: the roles open their ports only to the hosts that need them; standalone ZooKeeper.
 
 The cross-host traffic through those openings (ensemble, replication, produce on one host and consume on another,
 the job on kc2 and Filebeat on kc3 talking to every broker) is exercised by test_kafka_cluster.py,
-test_e2e_cluster.py and ../../shared/tests/test_kafka_tier.py; here the openings themselves (the job and the shipper
-are clients only: their hosts open nothing for them), a port nobody opened staying closed to the other hosts, and
-the standalone ZooKeeper distribution.
+test_e2e_cluster.py and ../../shared/tests/test_kafka_tier.py; here the openings themselves: each port of the
+Kafka tier is open by rich rules to exactly the addresses of the inventory groups that use it (taken from molecule's
+inventory, not from the roles), to no one else, and never to the whole zone; the machine running these tests, a
+host on the same bridge that is in no group, is refused where the scenario's hosts get through; a port nobody
+opened stays closed; and the standalone ZooKeeper distribution.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
+import socket
 import time
 
 import pytest
@@ -19,8 +23,12 @@ import testinfra
 ZOOKEEPER_VERSION = "3.8.4"
 ZOOKEEPER_HOME = f"/opt/zookeeper/apache-zookeeper-{ZOOKEEPER_VERSION}-bin"
 RUN_CLASS = "/usr/local/bin/kafka-run-class"
-PORTS = {"zookeeper": ["2181/tcp", "2888/tcp", "3888/tcp"], "kafka": ["9092/tcp"], "web": ["80/tcp"],
-         "spark": [], "shipper": []}  # the job and Filebeat only connect out
+# Who may reach which port (the roles' defaults: kafka_firewalld_client_groups, zookeeper_firewalld_client_groups,
+# the ensemble for the peer and election ports), by the groups the port's role runs in.
+RULES = {
+    "zookeeper": {2181: ["zookeeper", "kafka"], 2888: ["zookeeper"], 3888: ["zookeeper"]},
+    "kafka": {9092: ["kafka", "shipper", "spark"]},
+}
 CLOSED_PORT = 9999  # nothing opens it; a listener there must stay out of the other hosts' reach
 
 PROBE = """
@@ -48,7 +56,36 @@ def address(name: str) -> str:
 
 def groups_of(host) -> list[str]:
     me = variables(host)["inventory_hostname"]
-    return [group for group in PORTS if me in variables(host)["groups"].get(group, [])]
+    return [group for group, members in variables(host)["groups"].items() if me in members]
+
+
+def expected_rules(host) -> dict[int, set[str]]:
+    """Each port this host's roles open, and the addresses of the inventory hosts that may reach it."""
+    out: dict[int, set[str]] = {}
+    for group in groups_of(host):
+        for port, clients in RULES.get(group, {}).items():
+            names = {name for client in clients for name in variables(host)["groups"].get(client, [])}
+            out[port] = {address(name) for name in names}
+    return out
+
+
+def rich_rules(host, *flags: str) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for rule in host.check_output(f"firewall-cmd {' '.join(flags)} --list-rich-rules").splitlines():
+        found = re.fullmatch(r'rule family="ipv4" source address="([^"]+)" port port="(\d+)" protocol="tcp" accept',
+                             rule.strip())
+        assert found, f"a rich rule the roles do not write: {rule}"
+        out.setdefault(int(found.group(2)), set()).add(found.group(1))
+    return out
+
+
+def probe_from_here(target: str, port: int) -> str:
+    """The same probe from the machine running the tests: on the bridge, but in no inventory group."""
+    try:
+        socket.create_connection((target, port), timeout=5).close()
+        return "open"
+    except OSError as error:
+        return f"closed: {error}"
 
 
 def probe(host, target: str, port: int) -> str:
@@ -61,17 +98,27 @@ def test_firewalld_is_running(host):
     assert host.check_output("firewall-cmd --state") == "running"
 
 
-def test_roles_opened_their_ports_at_runtime_and_permanently(host):
-    expected = sorted(port for group in groups_of(host) for port in PORTS[group])
+def test_ports_are_open_only_to_the_hosts_that_need_them_at_runtime_and_permanently(host):
+    expected = expected_rules(host)
     assert expected, "every host of the scenario is in zookeeper and kafka"
-    runtime = host.check_output("firewall-cmd --list-ports").split()
-    permanent = host.check_output("firewall-cmd --permanent --list-ports").split()
-    for port in expected:
-        assert port in runtime, f"{port} not open now: {runtime}"
-        assert port in permanent, f"{port} not open after a reload or reboot: {permanent}"
-    # Nothing else: the job's and the shipper's roles open no port (their hosts' groups add none).
-    assert sorted(runtime) == expected, f"{groups_of(host)} should open exactly {expected}: {runtime}"
-    assert sorted(permanent) == expected, f"{groups_of(host)} should open exactly {expected}: {permanent}"
+    tier = {port for rules in RULES.values() for port in rules}
+    for flags in ((), ("--permanent",)):
+        # Other roles may open their own ports by rich rules (the dashboard feed); the Kafka tier's are compared.
+        found = {port: sources for port, sources in rich_rules(host, *flags).items() if port in tier}
+        assert found == expected, f"rich rules {' '.join(flags) or '(runtime)'}"
+        zone = host.check_output(f"firewall-cmd {' '.join(flags)} --list-ports").split()
+        # Nothing of the Kafka tier is open to the whole zone (httpd's port may be: the dashboard is public).
+        assert not set(zone) & {f"{port}/tcp" for port in tier}, f"open to the whole zone {' '.join(flags)}: {zone}"
+
+
+def test_a_host_outside_the_groups_is_refused(host):
+    """From this machine (no group) every Kafka-tier port is refused, while a host of the groups gets through."""
+    me = variables(host)["inventory_hostname"]
+    peer = next(name for name in variables(host)["groups"]["kafka"] if name != me)
+    for port in (9092, 2181, 3888):  # listening on every member (2888 only on the ensemble's leader)
+        assert probe(node(peer), address(me), port) == "open", f"{peer} cannot reach {me}:{port}"
+        seen = probe_from_here(address(me), port)
+        assert seen.startswith("closed"), f"{me}:{port} is reachable from a host in no group: {seen}"
 
 
 def test_a_port_nobody_opened_is_closed_to_other_hosts(host):

@@ -13,9 +13,12 @@ PYTHON  ?= python3.11
 HOSTS   ?= a
 # Molecule scenarios (and, in make test, the pytest suite) run this many at a time (scripts/molecule_all.py).
 MOLECULE_JOBS ?= 4
-# The CPU-only torch wheel, when the workspace provides one beside the repository (never hard-coded in roles).
-SHARED_WHEELS := $(abspath $(REPO)/../shared/wheels)
-ifneq ($(wildcard $(SHARED_WHEELS)/*.whl),)
+# The CPU-only torch wheel, when the workspace provides one (never hard-coded in roles): SHARED_WHEELS=DIR, else the
+# workspace's shared/wheels beside this checkout, or beside the checkout it was cloned from (a CI clone elsewhere).
+ORIGIN  := $(shell git -C $(REPO) config --get remote.origin.url 2>/dev/null)
+SHARED_WHEELS ?= $(firstword $(foreach d,$(REPO)/../shared/wheels $(if $(ORIGIN),$(ORIGIN)/../shared/wheels),\
+                   $(if $(wildcard $(d)/*.whl),$(abspath $(d)))))
+ifneq ($(and $(SHARED_WHEELS),$(wildcard $(SHARED_WHEELS)/*.whl)),)
 export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(SHARED_WHEELS))
 endif
 export PATH := $(BIN):$(PATH)

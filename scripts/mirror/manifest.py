@@ -45,6 +45,20 @@ def record(root: Path, artifact: Path) -> str:
     return digest
 
 
+def forget(root: Path, artifact: Path) -> None:
+    """Remove ``artifact``'s manifest line (the caller deletes the file and its ``.sha512``)."""
+    rel = artifact.resolve().relative_to(root.resolve()).as_posix()
+    manifest = root / MANIFEST
+    with (root / (MANIFEST + ".lock")).open("w") as lock_handle:
+        fcntl.flock(lock_handle, fcntl.LOCK_EX)
+        entries = _read(manifest)
+        if entries.pop(rel, None) is None:
+            return
+        tmp = manifest.with_suffix(".tmp")
+        tmp.write_text("".join(f"{entries[key]}  {key}\n" for key in sorted(entries)))
+        tmp.replace(manifest)
+
+
 def recorded(root: Path, artifact: Path) -> str | None:
     """The digest the manifest holds for ``artifact``, if the file exists and still matches it."""
     if not artifact.is_file():

@@ -31,12 +31,30 @@ def requirements(pyproject: Path = REPO / "spark" / "pyproject.toml") -> list[st
     return sorted({req for extra in EXTRAS for req in extras[extra]})
 
 
+def cuda_build(wheels: list[Path]) -> list[Path]:
+    """The wheels that belong to PyPI's CUDA build of torch (torch without ``+cpu``, NVIDIA's libraries)."""
+    return [w for w in wheels
+            if w.name.startswith("nvidia_") or (w.name.startswith("torch-") and "+cpu" not in w.name)]
+
+
+def _clear(root: Path, house: Path) -> None:
+    for wheel in sorted(house.glob("*.whl")):
+        manifest.forget(root, wheel)
+        wheel.unlink()
+        wheel.with_name(wheel.name + ".sha512").unlink(missing_ok=True)
+    (house / STAMP).unlink(missing_ok=True)
+
+
 def build(root: Path) -> list[Path]:
     house = root / "wheels"
     house.mkdir(parents=True, exist_ok=True)
     wanted = "\n".join(requirements()) + "\n"
     stamp = house / STAMP
     wheels = sorted(house.glob("*.whl"))
+    if cuda_build(wheels):  # built once without the CPU torch at hand: never serve that to the hosts
+        print("mirror: wheels: the wheelhouse holds PyPI's CUDA build of torch; building it again", file=sys.stderr)
+        _clear(root, house)
+        wheels = []
     if stamp.exists() and stamp.read_text() == wanted and wheels and all(manifest.recorded(root, w) for w in wheels):
         return wheels
     reqfile = house / "requirements.in"
@@ -49,6 +67,12 @@ def build(root: Path) -> list[Path]:
         env=env,
     )
     wheels = sorted(house.glob("*.whl"))
+    if cuda := cuda_build(wheels):
+        _clear(root, house)
+        raise RuntimeError(
+            f"mirror: wheels: pip took PyPI's CUDA build of torch ({', '.join(w.name for w in cuda[:3])}, ...), "
+            "gigabytes the hosts must never install: put torch's CPU wheel (torch-<version>+cpu-cp311-...whl) in a "
+            "folder and point PIP_FIND_LINKS at it (the Makefile does so for ../shared/wheels, or SHARED_WHEELS=DIR)")
     for wheel in wheels:
         if not manifest.recorded(root, wheel):
             manifest.record(root, wheel)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from scripts.mirror import manifest
+import pytest
+
+from scripts.mirror import manifest, wheels
 
 
 def test_record_writes_manifest_and_sidecar(tmp_path):
@@ -39,3 +42,38 @@ def test_recording_again_replaces_the_entry(tmp_path):
     artifact.write_bytes(b"2")
     digest = manifest.record(tmp_path, artifact)
     assert (tmp_path / "SHA512SUMS").read_text().splitlines() == [f"{digest}  w.whl"]
+
+
+def test_forget_removes_only_that_line(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.bin", tmp_path / "sub" / "b.bin"
+    second.parent.mkdir()
+    first.write_bytes(b"a")
+    second.write_bytes(b"b")
+    manifest.record(tmp_path, first)
+    manifest.record(tmp_path, second)
+    manifest.forget(tmp_path, first)
+    manifest.forget(tmp_path, first)  # again: nothing to do
+    assert manifest.recorded(tmp_path, first) is None and manifest.recorded(tmp_path, second)
+    first.unlink()
+    assert manifest.verify(tmp_path) == []
+
+
+def test_a_wheelhouse_with_pypis_cuda_torch_is_rebuilt_and_refused(tmp_path: Path, monkeypatch) -> None:
+    house = tmp_path / "wheels"
+    house.mkdir()
+    cuda = [house / "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+            house / "nvidia_cublas-13.1.1.3-py3-none-manylinux_2_27_x86_64.whl"]
+    for wheel in cuda:
+        wheel.write_bytes(b"x")
+        manifest.record(tmp_path, wheel)
+    (house / wheels.STAMP).write_text("\n".join(wheels.requirements()) + "\n")
+    assert wheels.cuda_build([*cuda, house / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"]) == cuda
+
+    def fake_pip(*_args, **_kwargs):  # what pip does without the CPU wheel at hand: PyPI's CUDA build again
+        for wheel in cuda:
+            wheel.write_bytes(b"y")
+
+    monkeypatch.setattr(wheels.subprocess, "run", fake_pip)
+    with pytest.raises(RuntimeError, match="CUDA build of torch"):
+        wheels.build(tmp_path)
+    assert list(house.glob("*.whl")) == [] and manifest.verify(tmp_path) == []

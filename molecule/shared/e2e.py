@@ -30,13 +30,18 @@ PYTHON = f"{VENV}/bin/python"
 CONFIG = "/etc/chat-sentiment/job.toml"
 REMOTE = "/var/tmp/chat-e2e"
 
-# What the job must make of each line of the given files: the Filebeat event of the line (path, byte offset of its
-# start, the text without its newline, decoded as Filebeat's utf-8 decoder does) through the job's parser.
+# What the job must make of each line of the given files, worked out without the job's code: a line of Chatty's
+# format whose body (after the "[stamp] ") starts with "<nick>" is a chat message or /me action (shared/formats/
+# chatty-log.md; the rule the replay and the chat logger write by), a line with bytes that are not UTF-8 is a dead
+# letter (Filebeat replaces them), a blank line is nothing, anything else is another kind; every line's id is the one
+# the job documents for a Twitch line: the first 24 hex digits of the SHA-1 of "twitch", the file's path, the byte
+# offset of the line's start and the line (without its newline), joined by U+001F.
 EXPECTED = r"""
-import json, sys
+import hashlib, json, re, sys
 from collections import defaultdict
-from chat_sentiment.filebeat import parse_event
-from chat_sentiment.records import ChatEvent
+CHAT = re.compile(r"^\[[^\]]*\] <[^<>]+>")
+def line_id(*parts):
+    return hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8"), usedforsecurity=False).hexdigest()[:24]
 out = defaultdict(list)
 for arg in sys.argv[1:]:
     path, _, copy = arg.partition("=")  # the file's path on the shipper, and where it is read here if elsewhere
@@ -45,24 +50,27 @@ for arg in sys.argv[1:]:
         for raw in handle:
             if not raw.endswith(b"\n"):
                 break  # Filebeat waits for the end of the line
-            text = raw[:-1].decode("utf-8", "replace")
-            if text.endswith("\r"):
-                text = text[:-1]
-            event = {"@timestamp": "2026-01-01T00:00:00Z", "message": text, "fields": {"tz": "+0000"},
-                     "log": {"offset": offset, "file": {"path": path}}}
-            record = parse_event(json.dumps(event))
-            if not text.strip():
+            line = raw[:-1][:-1] if raw[:-1].endswith(b"\r") else raw[:-1]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None and not text.strip():
                 kind = "blank"
-            elif isinstance(record, ChatEvent):
-                kind = "chat" if record.scored else "other"
-            else:
+            elif text is None:
                 kind = "dead"
-            out[kind].append([record.id if isinstance(record, ChatEvent) else f"{path}:{offset}", text[:120]])
+            elif CHAT.match(text):
+                kind = "chat"
+            else:
+                kind = "other"
+            shown = text if text is not None else line.decode("utf-8", "replace")
+            out[kind].append([line_id("twitch", path, offset, shown) if text is not None else f"{path}:{offset}",
+                              shown[:120]])
             offset += len(raw)
 print(json.dumps(out))
 """
 
-# The rows of the job's tables, by table: id, channel, text and origin where the table has them.
+# The rows of the job's tables, by table: id, channel, text, origin and raw (its start) where the table has them.
 TABLES = r"""
 import json, sys
 from pathlib import Path
@@ -73,7 +81,10 @@ for table in sys.argv[2:]:
         out[table] = []
         continue
     frame = sinklog.read_table(f"{sys.argv[1]}/{table}")
-    keep = [c for c in ("id", "channel", "kind", "text", "origin", "reason", "label", "score") if c in frame.columns]
+    keep = [c for c in ("id", "channel", "kind", "text", "origin", "reason", "label", "score", "raw")
+            if c in frame.columns]
+    if "raw" in keep:
+        frame["raw"] = frame["raw"].str.slice(0, 2000)  # enough to find a record by a token near its start
     out[table] = json.loads(frame[keep].to_json(orient="records")) if len(frame) else []
 print(json.dumps(out))
 """
@@ -153,13 +164,21 @@ class Replay:
         upload(self.host, REPLAY, f"{REMOTE}/chat_replay.py")
         upload(self.host, SAMPLE, f"{REMOTE}/")
         command = (f"/usr/bin/python3 {REMOTE}/chat_replay.py --sample {REMOTE}/{SAMPLE.name} --dest {LOG_DIR} "
-                   f"--speed {self.speed:g} --tail {self.tail:g} --tail-rate 2")
+                   f"--speed {self.speed:g} --tail {self.tail:g} --tail-rate 2 "
+                   f"--sample-done {REMOTE}/{self.unit}.sample-done")
         run(self.host, f"systemd-run --unit {self.unit} --collect -p User=chat-logger -p Group=chat-logger "
                        f"-p UMask=0027 -p StandardOutput=file:{REMOTE}/{self.unit}.json "
                        f"-p StandardError=file:{REMOTE}/{self.unit}.err {command}")
 
     def running(self) -> bool:
         return self.host.run(f"systemctl is-active --quiet {self.unit}").rc == 0
+
+    def stop(self, timeout: float = 900) -> dict[str, Any]:
+        """Once the whole sample is written (the tail may be going on), stop the replay; its summary."""
+        wait_for(f"the replay {self.unit} to write the whole sample",
+                 lambda: self.host.file(f"{REMOTE}/{self.unit}.sample-done").exists, timeout)
+        self.host.run(f"systemctl stop {self.unit}")
+        return self.wait(timeout)
 
     def wait(self, timeout: float = 900) -> dict[str, Any]:
         wait_for(f"the replay {self.unit} to finish", lambda: not self.running(), timeout)
@@ -175,7 +194,7 @@ class Replay:
 def expected(host, paths: list[str], *, shipper=None) -> dict[str, list[list[str]]]:
     """{"chat": [[id, text]...], "other": ..., "dead": ..., "blank": ...} of every line of the files.
 
-    ``host`` runs the job's parser (it needs the job's virtualenv); when the files are on another host (``shipper``)
+    ``host`` reads the files (with its Python); when the files are on another host (``shipper``)
     they are copied to ``host`` first and read there under their shipper paths, which the ids are made of."""
     if shipper is None or shipper is host:
         return python(host, EXPECTED, *paths)
@@ -248,8 +267,9 @@ def channels_scored_once(rows: list[dict[str, Any]], channels: set[str], chat: s
     assert {r["id"] for r in mine} == chat, "a row with an id no chat line has"
 
 
-def kill_and_wait(host, service: str, timeout: float = 300) -> None:
-    """``kill -9`` of the unit's main process; systemd (Restart=on-failure) must bring the service back."""
+def kill_and_wait(host, service: str, timeout: float = 300) -> dict[str, Any]:
+    """``kill -9`` of the unit's main process; systemd (Restart=on-failure) must bring the service back. Returns
+    what shows it happened: the main process before and after, and systemd's restart count before and after."""
     before = int(run(host, f"systemctl show -p NRestarts --value {service}").strip() or 0)
     pid = run(host, f"systemctl show -p MainPID --value {service}").strip()
     assert pid not in ("", "0"), f"{service} has no main process"
@@ -260,3 +280,26 @@ def kill_and_wait(host, service: str, timeout: float = 300) -> None:
         return restarts > before and host.run(f"systemctl is-active --quiet {service}").rc == 0
 
     wait_for(f"systemd to restart {service} after kill -9", back, timeout, every=2)
+    return {"service": service, "pid": pid, "pid_after": run(host, f"systemctl show -p MainPID --value {service}")
+            .strip(), "restarts": before,
+            "restarts_after": int(run(host, f"systemctl show -p NRestarts --value {service}").strip() or 0)}
+
+
+SEND_RAW = r"""
+import base64, json, sys
+from kafka import KafkaProducer
+producer = KafkaProducer(bootstrap_servers=sys.argv[1].split(","), acks="all")
+for value in json.loads(sys.argv[3]):
+    producer.send(sys.argv[2], base64.b64decode(value), partition=0)
+producer.flush(60)
+producer.close(10)
+print(json.dumps(len(json.loads(sys.argv[3]))))
+"""
+
+
+def send_raw(host, topic: str, values: list[bytes]) -> int:
+    """Records with exactly these bytes straight onto partition 0 of ``topic`` (the job's bootstrap servers), from
+    the host with the job's own Kafka client library: what a buggy shipper, a replay or a re-send puts there."""
+    bootstrap = job_settings(host)["kafka"]["bootstrap_servers"]
+    encoded = json.dumps([base64.b64encode(v).decode() for v in values])
+    return int(python(host, SEND_RAW, bootstrap, topic, encoded))

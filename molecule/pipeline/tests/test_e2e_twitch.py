@@ -12,6 +12,7 @@ per-minute aggregates equal a recount of the rows.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ RUN = time.strftime("%H%M%S")
 BAD = f"e2e_bad_{RUN}"
 ROTATED = f"e2e_rot_{RUN}"
 EMPTY = f"e2e_empty_{RUN}"
+POISON = f"e2e_poison_{RUN}"
 WAIT_S = 1200
 
 
@@ -88,21 +90,22 @@ def run(host) -> dict[str, object]:
     try:
         # The logger has been backing off while no server listened: a restart joins at once.
         e2e.run(host, "systemctl restart chat-logger")
-        replay = e2e.Replay(host, speed=8, tail=30)
+        replay = e2e.Replay(host, speed=8, tail=900)  # slow chat until stopped below
         replay.start()
         faults = []
         time.sleep(15)
-        e2e.kill_and_wait(host, "kafka")
-        faults.append("kafka killed")
+        faults.append({"fault": "kafka killed", "mid_stream": replay.running(), **e2e.kill_and_wait(host, "kafka")})
         bad = bad_corpus(host)
         time.sleep(15)
-        e2e.kill_and_wait(host, "chat-sentiment")
-        faults.append("job killed")
+        faults.append({"fault": "job killed", "mid_stream": replay.running(),
+                       **e2e.kill_and_wait(host, "chat-sentiment")})
         tokens = rotate_under_filebeat(host)
         time.sleep(10)
+        pid = e2e.run(host, "systemctl show -p MainPID --value filebeat").strip()
         e2e.run(host, "systemctl restart filebeat")
-        faults.append("filebeat restarted")
-        summary = replay.wait()
+        faults.append({"fault": "filebeat restarted", "mid_stream": replay.running(), "pid": pid,
+                       "pid_after": e2e.run(host, "systemctl show -p MainPID --value filebeat").strip()})
+        summary = replay.stop()
         # The live channel: the server sends its events at 5 a second once the logger joins.
         irc_file = f"{e2e.LOG_DIR}/#{IRC_CHANNEL}.log"
         e2e.wait_for("the live channel's chat in its log file",
@@ -125,7 +128,11 @@ def run(host) -> dict[str, object]:
 def test_the_replay_and_the_live_channel_wrote_chat(run):
     assert run["summary"]["messages"] > 2000, run["summary"]
     assert len(run["chat"]) > 2000 and len(run["other"]) > 50
-    assert run["faults"] == ["kafka killed", "job killed", "filebeat restarted"]
+    # each fault hit while chat was being replayed, and each service came back as a new process
+    assert [f["fault"] for f in run["faults"]] == ["kafka killed", "job killed", "filebeat restarted"]
+    for fault in run["faults"]:
+        assert fault["mid_stream"] and fault["pid_after"] not in ("", "0", fault["pid"]), fault
+        assert fault.get("restarts_after", 1) > fault.get("restarts", 0), fault
 
 
 def test_every_chat_message_is_scored_exactly_once(run):
@@ -162,6 +169,49 @@ def test_bad_input_is_dead_letters_and_the_good_lines_around_it_are_scored(host,
     skipped = host.run("grep -h 'max bytes in line limit, skipped' /var/log/filebeat/filebeat*").stdout
     assert "skipped 1048" in skipped, skipped
     assert not [r for r in got["messages"] if r["channel"] == EMPTY]
+
+
+# Records put straight on the topic, as a buggy shipper, a disk error or anyone who can write to it could: each of
+# these once failed every batch it was in, so the job exited, restarted, failed again, and scored nothing more.
+def poison_records() -> list[bytes]:
+    path = f"{e2e.LOG_DIR}/#{POISON}.log"
+
+    def event(message: str, **extra: object) -> bytes:
+        body = {"@timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "message": message,
+                "log": {"offset": 10_000_000 + len(message), "file": {"path": path}}, **extra}
+        return json.dumps(body, ensure_ascii=True).encode()
+
+    return [
+        event(f"[9999-12-31 23:59:59] <poison_user> from the year 9999 tok-{POISON}-future"),
+        event(f"[{stamp()}] <poison_user> a lone TOKSUR tok-{POISON}-surrogate").replace(b"TOKSUR", b"\\ud800"),
+        event(f"<poison_user> no time, and an @timestamp in 9999 tok-{POISON}-ts", **{"@timestamp":
+                                                                                     "9999-12-31T23:59:59Z"}),
+    ]
+
+
+def test_records_that_once_stopped_the_job_are_dead_letters_and_it_goes_on(host, run):
+    show = "systemctl show -p MainPID -p NRestarts -p ActiveState chat-sentiment"
+    before = e2e.run(host, show)
+    records = poison_records()
+    assert e2e.send_raw(host, "twitch-chat", records) == len(records)
+    # then a good line through the shipper: scored only if the job is still going
+    e2e.append(host, POISON, [chat("poison_ok", f"still scored after the poison tok-{POISON}-ok")])
+
+    def probe():
+        got = e2e.tables(host, run["output"], "messages", "dead_letters")
+        dead = [r for r in got["dead_letters"] if f"tok-{POISON}-" in (r.get("raw") or "")]
+        good = [r for r in got["messages"] if r["channel"] == POISON]
+        return (dead, good) if len(dead) >= len(records) and good else None
+
+    dead, good = e2e.wait_for("the poison records' dead letters and the good line after them", probe, timeout=300,
+                              explain=lambda: f"the job's log:\n{e2e.job_journal(host, '.', 30)}")
+    reasons = {r["raw"].split("tok-")[-1].split('"')[0]: r["reason"] for r in dead}
+    assert len(dead) == len(records), reasons  # once each
+    assert "outside the range the job stores" in reasons[f"{POISON}-future"], reasons
+    assert "not valid Unicode" in reasons[f"{POISON}-surrogate"], reasons
+    assert "outside the range the job stores" in reasons[f"{POISON}-ts"], reasons
+    assert [r["text"].split()[-1] for r in good] == [f"tok-{POISON}-ok"]
+    assert e2e.run(host, show) == before  # the same process all along: no failure, no restart
 
 
 def test_a_file_rotated_under_filebeat_loses_and_repeats_nothing(host, run):

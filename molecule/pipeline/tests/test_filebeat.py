@@ -189,6 +189,20 @@ def test_restart_mid_stream_loses_nothing_and_each_line_is_scored_once(host):
     repeats = len(mine) - total
     print(f"{repeats} of {total} lines shipped twice across the restart, each scored once")
 
+    # Whether or not this restart made Filebeat send lines again, re-sends do reach the job: every event of this
+    # run goes onto the topic a second time (same path, offset and line, as Filebeat re-sends it), then a new line.
+    values = [json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() for event, _ in mine]
+    assert e2e.send_raw(host, TOPIC, values) == len(values)
+    again = wait_for(host, marker, 2 * len(mine))
+    assert len(again) >= 2 * len(mine), "the re-sends did not reach the topic"
+    sentinel = f"{marker}-after-the-resends"
+    append(host, "examplestreamer", [f"[{host_now(host)}] <viewer2> {sentinel}"])
+    after = wait_for(host, sentinel, 1)
+    assert len(after) == 1
+    # the topic is one partition: once the line after the re-sends is scored, the re-sends were read too
+    rows = e2e.wait_scored(host, e2e.job_settings(host)["output_dir"], wanted | {after[0][1].id}, timeout=600)
+    e2e.exactly_once([r for r in rows if r["id"] in wanted], wanted, set())
+
 
 @pytest.mark.parametrize("path", ["/var/lib/filebeat/registry/filebeat/log.json"])
 def test_registry_holds_the_offsets(host, path):

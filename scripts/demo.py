@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         out = paths["output_dir"]
         print(f"  per message (Parquet): {out}/messages/   per minute: {out}/aggregates/")
         print(f"  dead letters: {paths['output_dir']}/dead_letters/   Kafka topic: chat-sentiment-scored")
-        print(f"  dashboard: {web}/   snapshot: {web}/sentiment/snapshot.json")
+        print(f"  dashboard: {web}/   snapshot: {web}/data/snapshot.json   health: {web}/data/health.json")
         print(f"  chat logs: {paths['log_dir']}/   the table again: ssh into the host and run "
               f"{paths['venv']}/bin/chat-sentiment report --output-dir {paths['output_dir']}")
         print("  remove the host: make demo-down")

@@ -391,7 +391,13 @@ class ProgressLogger(StreamingQueryListener):
             log.exception("cannot record a progress report")
 
     def onQueryIdle(self, event: Any) -> None:
-        pass
+        # Spark 3.5 reports an idle trigger here (every spark.sql.streaming.noDataProgressEventInterval), not as
+        # progress: the job is alive, so health.json says so (a quiet chat must not look like a stopped job).
+        try:
+            if self.health is not None:
+                self.health.write()
+        except Exception:
+            log.exception("cannot record an idle report")
 
     def onQueryTerminated(self, event: Any) -> None:
         name = self.names.get(str(event.id), event.id)

@@ -28,8 +28,10 @@ def test_project_user_exists(host):
     assert user.exists
     assert user.uid < 1000, "a system user"
     assert user.shell.endswith("nologin")
-    assert host.file("/opt/chat-sentiment").is_directory
-    assert host.file("/opt/chat-sentiment").user == "chat-sentiment"
+    base = host.file("/opt/chat-sentiment")
+    # code root runs or installs from lives here: root's, and no service user can write to it (issue 12)
+    assert base.is_directory and base.user == "root" and base.group == "root"
+    assert not base.mode & 0o022, oct(base.mode)
 
 
 def test_base_packages(host):

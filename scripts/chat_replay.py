@@ -27,10 +27,10 @@ import signal
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (.*)$")
 CHAT = re.compile(r"^<[^>]+>")
+SAMPLE_WRITTEN = "chat_replay: the whole sample is written"
 
 
 def load_sample(folder):
@@ -122,7 +122,6 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=0, help="stop after this many lines (0: no limit)")
     parser.add_argument("--tail", type=float, default=0.0, help="seconds of slow chat after the sample")
     parser.add_argument("--tail-rate", type=float, default=1.0, help="lines per second during --tail")
-    parser.add_argument("--sample-done", default="", help="a file to create once the whole sample is written")
     args = parser.parse_args(argv)
     if args.speed <= 0 or args.rate < 0 or args.loops < 1 or args.tail < 0 or args.tail_rate <= 0:
         parser.error("--speed and --tail-rate must be > 0, --rate/--tail >= 0, --loops >= 1")
@@ -142,8 +141,9 @@ def main(argv=None):
             if stop:
                 break
             writer.write(channel, body)
-        if args.sample_done and not stop:
-            Path(args.sample_done).touch()
+        if not stop:
+            # on stderr, which the caller can read whoever runs this: the tail (if any) starts now
+            print(SAMPLE_WRITTEN, file=sys.stderr, flush=True)
         if args.tail and not stop:
             chat = itertools.cycle([(c, b) for _, c, b in sample if kind_of(b) == "message"])
             tail_start = time.monotonic()

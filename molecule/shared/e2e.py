@@ -164,8 +164,7 @@ class Replay:
         upload(self.host, REPLAY, f"{REMOTE}/chat_replay.py")
         upload(self.host, SAMPLE, f"{REMOTE}/")
         command = (f"/usr/bin/python3 {REMOTE}/chat_replay.py --sample {REMOTE}/{SAMPLE.name} --dest {LOG_DIR} "
-                   f"--speed {self.speed:g} --tail {self.tail:g} --tail-rate 2 "
-                   f"--sample-done {REMOTE}/{self.unit}.sample-done")
+                   f"--speed {self.speed:g} --tail {self.tail:g} --tail-rate 2")
         run(self.host, f"systemd-run --unit {self.unit} --collect -p User=chat-logger -p Group=chat-logger "
                        f"-p UMask=0027 -p StandardOutput=file:{REMOTE}/{self.unit}.json "
                        f"-p StandardError=file:{REMOTE}/{self.unit}.err {command}")
@@ -176,7 +175,8 @@ class Replay:
     def stop(self, timeout: float = 900) -> dict[str, Any]:
         """Once the whole sample is written (the tail may be going on), stop the replay; its summary."""
         wait_for(f"the replay {self.unit} to write the whole sample",
-                 lambda: self.host.file(f"{REMOTE}/{self.unit}.sample-done").exists, timeout)
+                 lambda: self.host.run(f"grep -qF 'the whole sample is written' {REMOTE}/{self.unit}.err").rc == 0,
+                 timeout)
         self.host.run(f"systemctl stop {self.unit}")
         return self.wait(timeout)
 

@@ -301,5 +301,8 @@ def send_raw(host, topic: str, values: list[bytes]) -> int:
     """Records with exactly these bytes straight onto partition 0 of ``topic`` (the job's bootstrap servers), from
     the host with the job's own Kafka client library: what a buggy shipper, a replay or a re-send puts there."""
     bootstrap = job_settings(host)["kafka"]["bootstrap_servers"]
-    encoded = json.dumps([base64.b64encode(v).decode() for v in values])
-    return int(python(host, SEND_RAW, bootstrap, topic, encoded))
+    sent = 0
+    for start in range(0, len(values), 100):  # one argument stays far below the kernel's 128 kB limit
+        encoded = json.dumps([base64.b64encode(v).decode() for v in values[start:start + 100]])
+        sent += int(python(host, SEND_RAW, bootstrap, topic, encoded))
+    return sent

@@ -30,8 +30,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-import pyarrow as pa
-
 from . import config, frames
 
 _TS_FIELDS = ("ts", "kafka_ts")
@@ -73,16 +71,6 @@ def _record(line: bytes, number: int, default_topic: str) -> tuple[tuple[Any, ..
     return (value, str(obj.get("topic") or default_topic), partition, offset, micros), None
 
 
-def _batch(records: list[tuple[Any, ...]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict({
-        "value": pa.array([r[0] for r in records], type=pa.binary()),
-        "topic": pa.array([r[1] for r in records], type=pa.string()),
-        "partition": pa.array([r[2] for r in records], type=pa.int32()),
-        "offset": pa.array([r[3] for r in records], type=pa.int64()),
-        "timestamp": pa.array([r[4] for r in records], type=pa.timestamp("us", tz="UTC")),
-    })
-
-
 def _plain(row: dict[str, Any], line: int) -> dict[str, Any]:
     outcome = "dead_letter" if row["type"] == "dead_letter" else "row" if row["label"] is not None else "event"
     out: dict[str, Any] = {"line": line, "outcome": outcome}
@@ -114,7 +102,8 @@ def run(cfg: config.StreamConfig, lines: Iterable[list[bytes]], stdout: BinaryIO
             records.append(record)
             numbers.setdefault((record[1], record[2], record[3]), number)
         if records:
-            result = frames.process_batch(_batch(records), cfg.source_by_topic(), scorer, cfg.twitter_channel)
+            result = frames.process_batch(frames.records_batch(records), cfg.source_by_topic(), scorer,
+                                          cfg.twitter_channel)
             for row in result.to_pylist():
                 line = numbers[(row["topic"], row["partition"], row["offset"])]
                 out.append((line, json.dumps(_plain(row, line), ensure_ascii=False)))

@@ -354,15 +354,21 @@ def process_batches(batches: Iterable[pa.RecordBatch], source_by_topic: Mapping[
 # ------------------------------------------------------------------------------------------------ pandas
 
 
+def records_batch(records: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
+    """``(value, topic, partition, offset, timestamp_micros)`` records as the Arrow batch Spark's Kafka source hands
+    the job (the inverse of :func:`_kafka_records`)."""
+    columns = list(zip(*records, strict=True)) if records else [()] * len(KAFKA_COLUMNS)
+    types = (pa.binary(), pa.string(), pa.int32(), pa.int64(), _TS)
+    return pa.RecordBatch.from_arrays([pa.array(list(c), type=t) for c, t in zip(columns, types, strict=True)],
+                                      names=list(KAFKA_COLUMNS))
+
+
 def kafka_batch(frame: pd.DataFrame) -> pa.RecordBatch:
     """A pandas frame of Kafka records (:data:`KAFKA_COLUMNS`) as the Arrow batch Spark hands the job."""
-    return pa.RecordBatch.from_pydict({
-        "value": pa.array(list(frame["value"]), type=pa.binary()),
-        "topic": pa.array(list(frame["topic"]), type=pa.string()),
-        "partition": pa.array([None if pd.isna(v) else int(v) for v in frame["partition"]], type=pa.int32()),
-        "offset": pa.array([None if pd.isna(v) else int(v) for v in frame["offset"]], type=pa.int64()),
-        "timestamp": pa.array([_micros(_utc(v)) for v in frame["timestamp"]], type=_TS),
-    })
+    return records_batch([
+        (value, topic, None if pd.isna(partition) else int(partition), None if pd.isna(offset) else int(offset),
+         _micros(_utc(stamp)))
+        for value, topic, partition, offset, stamp in zip(*(frame[c] for c in KAFKA_COLUMNS), strict=True)])
 
 
 def to_frame(batch: pa.RecordBatch) -> pd.DataFrame:

@@ -149,13 +149,8 @@ RECORDS = st.lists(st.tuples(VALUES, st.sampled_from(TOPICS), KAFKA_MICROS), min
 
 def kafka_batch(records: list[tuple[bytes | None, str, int | None]]) -> pa.RecordBatch:
     """The records as the Arrow batch Spark's Kafka source hands the job (offsets = positions in the list)."""
-    return pa.RecordBatch.from_pydict({
-        "value": pa.array([value for value, _, _ in records], type=pa.binary()),
-        "topic": pa.array([topic for _, topic, _ in records], type=pa.string()),
-        "partition": pa.array([0] * len(records), type=pa.int32()),
-        "offset": pa.array(range(len(records)), type=pa.int64()),
-        "timestamp": pa.array([micros for _, _, micros in records], type=pa.timestamp("us", tz="UTC")),
-    })
+    return frames.records_batch([(value, topic, 0, offset, micros)
+                                 for offset, (value, topic, micros) in enumerate(records)])
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -1,4 +1,4 @@
-"""The Spark Kafka connector jars, in Maven layout under ``maven2/``, for Spark ``SPARK_VERSION``.
+"""The Spark Kafka connector and Delta Lake jars, in Maven layout under ``maven2/``, for Spark ``SPARK_VERSION``.
 
 The versions are the ones that Spark release declares: the compile/runtime dependencies of
 ``org.apache.spark:spark-sql-kafka-0-10_2.12:<SPARK_VERSION>``'s pom (``${...}`` expanded from its parent
@@ -37,8 +37,13 @@ from xml.etree import ElementTree
 from scripts.mirror import manifest
 from scripts.mirror.maven import DEPENDENCY_PLUGIN, parse_dependency_list, probe_pom, run_maven
 
-SPARK_VERSION = "3.5.7"
-SPARK_SCALA_VERSION = "2.12"
+SPARK_VERSION = "4.2.0"
+SPARK_SCALA_VERSION = "2.13"
+#: Delta Lake for that Spark (delta-spark 4.4.0 is built against Spark 4.2.0): the jars pyspark does not ship.
+#: Its other runtime dependencies (delta-kernel-*, unitycatalog-*) serve only catalog-managed tables; the job's
+#: path-based tables need these two, and everything else they use is in pyspark's jars.
+DELTA_VERSION = "4.4.0"
+DELTA = (("io.delta", f"delta-spark_{SPARK_SCALA_VERSION}", DELTA_VERSION), ("io.delta", "delta-storage", DELTA_VERSION))
 HELP_PLUGIN = "org.apache.maven.plugins:maven-help-plugin:3.5.1"
 
 SQL_KAFKA = ("org.apache.spark", f"spark-sql-kafka-0-10_{SPARK_SCALA_VERSION}")
@@ -70,7 +75,7 @@ def build(root: Path) -> list[Path]:
 
     with tempfile.TemporaryDirectory(prefix=f"mirror-spark-kafka-{SPARK_VERSION}-") as work_name:
         work = Path(work_name)
-        coordinates = [(*SQL_KAFKA, SPARK_VERSION), *declared_versions(work)]
+        coordinates = [(*SQL_KAFKA, SPARK_VERSION), *declared_versions(work), *DELTA]
         pom = work / "pom.xml"
         pom.write_text(probe_pom(f"spark-kafka-{SPARK_VERSION}", [":".join(c) for c in coordinates], transitive=False))
         staged = work / "repository"
@@ -227,7 +232,7 @@ def _recorded_listing(root: Path, listing: Path) -> list[Path] | None:
     if manifest.recorded(root, listing) is None:
         return None
     artifacts = [root / "maven2" / line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    if len(artifacts) != 1 + len(DECLARED) or any(manifest.recorded(root, path) is None for path in artifacts):
+    if len(artifacts) != 1 + len(DECLARED) + len(DELTA) or any(manifest.recorded(root, path) is None for path in artifacts):
         return None
     return [*artifacts, listing]
 

@@ -36,7 +36,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .chatty import ChattyLogReader, parse_zone
 from .evaluate import main as evaluate_main
@@ -170,6 +170,37 @@ def _parse_as_job(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -
     return 0
 
 
+def _tables_command(args: argparse.Namespace, out: Any) -> int:
+    """``chat-sentiment sql`` and ``chat-sentiment maintain``."""
+    try:
+        from . import config, tables  # noqa: PLC0415 - deltalake is an optional dependency
+    except ImportError as exc:
+        print(f"chat-sentiment {args.command}: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"chat-sentiment {args.command}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    output_dir = args.output_dir or cfg.output_dir
+    try:
+        if args.command == "maintain":
+            days = cfg.retention_days if args.retention_days is None else args.retention_days
+            summary = tables.maintain(output_dir, days)
+            out.write(json.dumps(summary, sort_keys=True) + "\n")
+            return 0
+        result = tables.sql(output_dir, args.query)
+    except Exception as exc:  # a SQL error, a table that is not there: say so, no traceback
+        print(f"chat-sentiment {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        for row in result.to_pylist():
+            out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    else:
+        out.write(result.to_pandas().to_string(index=False) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chat-sentiment", description="Score and parse live chat.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,6 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--config", default=None, help="TOML settings file; CHAT_SENTIMENT_* variables override")
     stream.add_argument("--check", action="store_true", help="check the settings and connector jars, then exit")
     stream.add_argument("--log-level", default=None, help="the job's log level (default INFO)")
+    for name, text in (("sql", "SQL over the job's Delta tables: messages, events, dead_letters, aggregates"),
+                       ("maintain", "compact the job's Delta tables, delete rows past retention, vacuum old files")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--config", default=None, help="the job's TOML settings (or $CHAT_SENTIMENT_CONFIG)")
+        command.add_argument("--output-dir", default=None, help="the tables' folder (default: the config's)")
+        if name == "sql":
+            command.add_argument("query", help='e.g. "SELECT channel, avg(score) FROM messages GROUP BY channel"')
+            command.add_argument("--json", action="store_true", help="one JSON object per row")
+        else:
+            command.add_argument("--retention-days", type=int, default=None,
+                                 help="delete rows older than this many days (default: the config's; 0 = keep all)")
     # Parsed by report.main (listed here for --help).
     sub.add_parser("report", help="per-channel, per-minute table of the job's output (--output-dir DIR)",
                    add_help=False)
@@ -219,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"chat-sentiment stream: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
             return 2
         return run_stream(args)
+    if args.command in ("sql", "maintain"):
+        return _tables_command(args, sys.stdout)
     if args.batch_size < 1:
         print("chat-sentiment: --batch-size must be at least 1", file=sys.stderr)
         return 2

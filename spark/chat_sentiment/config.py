@@ -11,11 +11,9 @@ A complete file, with the defaults::
     checkpoint_dir = "/var/lib/chat-sentiment/checkpoints"
     snapshot_path = ""                         # "" = <output_dir>/snapshot.json
     snapshot_windows = 60                      # latest windows per channel kept in the snapshot
-    trigger_interval = "5 seconds"             # how often the messages query reads Kafka (its latency)
-    aggregate_trigger_interval = "10 seconds"  # how often the aggregates and the snapshot catch up
+    trigger_interval = "5 seconds"             # how often the job reads Kafka (its latency)
     window = "1 minute"                        # aggregate window (tumbling)
-    watermark_delay = "2 minutes"              # how late a message may be and still count in its window
-    dedup_delay = "10 minutes"                 # how long an id is remembered to drop its re-sends
+    retention_days = 0                         # `chat-sentiment maintain` deletes older rows (0 = keep all)
     top_n = 5                                  # top emotes / words per window
     twitter_channel = "twitter"                # channel of X posts without a matching rule tag
     stop_timeout = 120                         # seconds a graceful stop waits for the running batches
@@ -45,6 +43,9 @@ A complete file, with the defaults::
     shuffle_partitions = 4                     # fixed in the checkpoint at the first start
     log_level = "WARN"                         # Spark's own log level
     conf = {}                                  # any other Spark setting, e.g. {"spark.driver.memory" = "2g"}
+
+``aggregate_trigger_interval``, ``watermark_delay`` and ``dedup_delay`` (releases before the Delta tables) are
+still accepted and ignored: ids are deduplicated against the whole ``messages`` table and no row is ever late.
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ DEFAULT_TOPICS = {"twitch": "twitch-chat", "twitter": "twitter"}
 #: The Spark Kafka connector's jars (artifact id prefixes of ``<artifact>-<version>.jar``), and which of them
 #: carries Spark's version.
 CONNECTOR_ARTIFACTS = (
-    "spark-sql-kafka-0-10_2.12",
-    "spark-token-provider-kafka-0-10_2.12",
+    "spark-sql-kafka-0-10_2.13",
+    "spark-token-provider-kafka-0-10_2.13",
     "kafka-clients",
     "commons-pool2",
+    "delta-spark_2.13",
+    "delta-storage",
 )
-_VERSIONED_BY_SPARK = ("spark-sql-kafka-0-10_2.12", "spark-token-provider-kafka-0-10_2.12")
+_VERSIONED_BY_SPARK = ("spark-sql-kafka-0-10_2.13", "spark-token-provider-kafka-0-10_2.13")
 _DURATION = re.compile(r"\d+ (?:millisecond|second|minute|hour|day)s?")
 _JAR_VERSION = re.compile(r"-(\d[\w.+-]*)\.jar")
 
@@ -130,6 +133,7 @@ class StreamConfig:
     window: str = "1 minute"
     watermark_delay: str = "2 minutes"
     dedup_delay: str = "10 minutes"
+    retention_days: int = 0
     top_n: int = 5
     twitter_channel: str = "twitter"
     stop_timeout: float = 120.0
@@ -284,6 +288,7 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("", "watermark_delay"): _as_duration,
     ("", "dedup_delay"): _as_duration,
     ("", "top_n"): lambda v, w: _as_int(v, w, 1),
+    ("", "retention_days"): _as_int,
     ("", "twitter_channel"): _as_str,
     ("", "stop_timeout"): _as_float,
     ("kafka", "bootstrap_servers"): _as_str,
@@ -322,6 +327,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_WATERMARK_DELAY": ("", "watermark_delay"),
     "CHAT_SENTIMENT_DEDUP_DELAY": ("", "dedup_delay"),
     "CHAT_SENTIMENT_TOP_N": ("", "top_n"),
+    "CHAT_SENTIMENT_RETENTION_DAYS": ("", "retention_days"),
     "CHAT_SENTIMENT_TWITTER_CHANNEL": ("", "twitter_channel"),
     "CHAT_SENTIMENT_STOP_TIMEOUT": ("", "stop_timeout"),
     "CHAT_SENTIMENT_KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),

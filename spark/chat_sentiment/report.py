@@ -1,7 +1,7 @@
 """What the job produced, as an operator reads it: ``chat-sentiment report --output-dir DIR``.
 
-Reads the committed rows of ``messages/`` and ``aggregates/`` (through :mod:`chat_sentiment.sinklog`, so a killed
-batch's stray files are not counted) and prints one line per channel and minute: messages, positive / neutral /
+Reads the committed rows of the ``messages`` and ``aggregates`` Delta tables (:mod:`chat_sentiment.tables`: a
+killed batch is never seen) and prints one line per channel and minute: messages, positive / neutral /
 negative, mean score and top emotes. A minute the job has closed (its aggregate row exists) is marked ``closed``;
 its numbers are the job's own, and they are checked against a recount of the per-message rows (``check`` column:
 ``ok`` or what differs). A minute still open (the watermark has not passed its end) is recounted from the rows.
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .sinklog import read_table
+from .tables import is_delta, read_table
 
 MESSAGE_COLUMNS = ["id", "source", "channel", "ts", "label", "score", "emotes"]
 
@@ -94,7 +94,7 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
     windows = recount(messages, window_seconds)
     mismatches = []
     aggregates_dir = output_dir / "aggregates"
-    aggregates = read_table(aggregates_dir) if (aggregates_dir / "_spark_metadata").is_dir() else None
+    aggregates = read_table(aggregates_dir) if is_delta(aggregates_dir) else None
     if aggregates is not None and not aggregates.empty:
         for row in aggregates.to_dict("records"):
             key = (row["source"], row["channel"], _iso(row["window_start"]))

@@ -9,23 +9,20 @@ lives in pure modules (:mod:`~chat_sentiment.frames` parses and scores pandas fr
 counts words and emotes, :mod:`~chat_sentiment.snapshot` writes the JSON file); this module only wires them into
 Spark.
 
-Queries (each with its own checkpoint ``<checkpoint_dir>/<name>``; tables under ``<output_dir>/<name>``):
+One query, ``ingest`` (checkpoint ``<checkpoint_dir>/ingest``), reads the source topics and, from one
+``foreachBatch``, writes four Delta Lake tables under ``<output_dir>/<name>`` (read them without Spark with
+:mod:`chat_sentiment.tables`: ``chat-sentiment report``, ``chat-sentiment sql``) and two topics:
 
-============== ======================== =================================================================
-query          reads                    writes
-============== ======================== =================================================================
-messages       Kafka (source topics)    each record parsed once, deduplicated, then from one batch
-                                        (``foreachBatch``): ``messages/`` (chat messages and /me actions,
-                                        scored; Parquet by ``date``), the topic ``kafka.scored_topic``
-                                        (JSON, key = message id), ``events/`` (every other line kind: bans,
-                                        subs, viewer stats...; by ``date``), ``dead_letters/`` (raw record +
-                                        reason) and the topic ``kafka.dead_letter_topic`` (when set)
-aggregates     ``messages/``            ``aggregates/``: per channel and window (Parquet, append)
-snapshot       ``aggregates/``          ``snapshot_path`` (JSON, replaced atomically each batch)
-============== ======================== =================================================================
-
-One query reads Kafka, so each record is read, parsed, scored and deduplicated once and the scored rows reach Kafka
-in the batch that scored them (no second trigger in between).
+============== ====================================================================================================
+output         what
+============== ====================================================================================================
+messages       chat messages and /me actions, scored; partitioned by ``date``; also sent to ``kafka.scored_topic``
+               (JSON, key = message id)
+events         every other line kind (bans, subs, viewer stats...); by ``date``
+dead_letters   raw record + reason; by the ``date`` received; also to ``kafka.dead_letter_topic`` when set
+aggregates     per source, channel and window: counts per label, mean score, top emotes and words
+snapshot       ``snapshot_path`` (JSON, replaced atomically each batch) with ``health.json`` beside it
+============== ====================================================================================================
 
 **No record stops the job.** The one Python step (``mapInArrow``: :func:`chat_sentiment.frames.process_batches`)
 is total over any input: whatever bytes a record holds, it comes out as an event, a scored message or a dead letter
@@ -35,36 +32,26 @@ function runs behind ``chat-sentiment parse --as-job``, so an operator can check
 At start the job waits for Kafka (a log line a minute says so) instead of failing, and ``health.json`` beside the
 snapshot records each batch (:mod:`chat_sentiment.health`).
 
-Guarantees:
+Guarantees (what they cost: one anti-join per batch against the ``messages`` rows of the batch's dates and time
+span, and one re-read of the windows the batch touched; no state in memory):
 
-- **Parquet tables: exactly once.** The Kafka source records each batch's offset range in the checkpoint's
-  write-ahead log before the batch runs, so a restarted job re-runs an unfinished batch over the same records (and
-  the same dedup state). Each table keeps a commit log in Spark's file sink format (``<table>/_spark_metadata``,
-  :mod:`chat_sentiment.sinklog`): a batch's files are written to ``<table>/_staging/``, moved into place, and then
-  committed in one step; a batch already in the log is not written again. Readers must go through that log (Spark
-  does; :mod:`chat_sentiment.sinklog` does without Spark) since a killed batch can leave uncommitted files behind.
-  A table's log ids follow the query's batch ids at a fixed distance, recorded once in
-  ``<checkpoint_dir>/messages/chat_sentiment_tables.json``.
-- **Downstream queries** read the committed ``messages``/``aggregates`` tables (the file source follows the same
-  log), so every output sees the same scores.
-- **Kafka outputs: at least once.** A batch sends its scored messages (and dead letters) before it commits the
-  table; a batch re-run after a crash sends them again. Each scored record's key is the message id, so a consumer
-  drops repeats by key.
-- **The snapshot** is merged by window key, so a replayed batch rewrites the same content.
-- **Dedup**: every parsed row is deduplicated by ``(source, id)`` with ``dropDuplicatesWithinWatermark`` (a dead
-  letter's id is its Kafka position, so it never repeats another). The watermark is on the batch's processing
-  time (``current_timestamp()``, fixed per batch and replayed identically), not on the chat time: an id seen again
-  within ``dedup_delay`` of its first copy is dropped (a Filebeat re-send after a restart keeps the line's id:
-  path + offset + line), and no message is ever "late" there -- chat time can go backwards (replayed logs,
-  time-only stamps, skewed partitions), and a stateful operator on event time drops rows older than its watermark.
-- **Aggregates** use the chat time with ``watermark_delay``: a window is written once the watermark passes its
-  end; a message later than that is still in ``messages`` but not in the window, and the progress line counts it
-  (``late=``).
+- **Each chat line is one row, whenever it comes.** A row is written only if the table holds no row with its
+  ``(source, id)`` yet (a Filebeat re-send keeps the line's id: path + offset + line; an X post keeps its id), so a
+  line re-sent a minute or a month later is dropped, and so are repeats inside a batch.
+- **Crashes.** The Kafka source records each batch's offset range in the checkpoint before the batch runs, so a
+  restarted job re-runs an unfinished batch over the same records. Every append carries Delta's transaction
+  identifier (this checkpoint's query id, the batch id): a table that has the batch already skips it. A Delta
+  commit is atomic, so no reader ever sees part of a batch.
+- **Nothing is late.** There is no watermark: a line that arrives an hour late is scored and stored with its own
+  time, and its window's aggregate is recomputed from the table (every window a batch's messages fall in is
+  recomputed and merged into ``aggregates``, then into the snapshot). A shipper whose clock runs ahead, or a source
+  with future times, cannot make the job drop anything.
+- **Kafka outputs: at least once.** A batch sends its new scored messages (and dead letters) before it commits
+  them; a batch re-run after a crash sends them again. Each scored record's key is the message id.
 
-Upgrading from the job that ran one query per table (``events``, ``dead_letters``, ``scored_kafka``,
-``dead_letters_kafka`` beside ``messages``): the ``messages`` checkpoint carries on (same offsets, same dedup
-state, same table log), the other tables' logs continue after their last batch, and the other checkpoints are no
-longer used (they may be deleted).
+Upgrading from the release with Parquet tables (``_spark_metadata``): at start each such table is converted once to
+a Delta table with exactly its committed rows (the old folder is kept as ``<table>.parquet-<time>``), and the new
+``ingest`` checkpoint starts where the old ``messages`` checkpoint's last batch ended.
 
 Stopping: SIGTERM or SIGINT stops each query once its running batch has finished (bounded by ``stop_timeout``),
 then Spark, and exits 0; a second signal stops at once. Under systemd use ``KillMode=mixed`` so that only this
@@ -80,13 +67,13 @@ import functools
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -108,7 +95,7 @@ from pyspark.sql.types import (
 )
 from pyspark.storagelevel import StorageLevel
 
-from . import aggregate, config, frames, sinklog, snapshot
+from . import aggregate, config, frames, snapshot, tables
 from .health import Health
 from .progress import OUT_METRICS, format_progress
 from .records import SCORED_KINDS
@@ -139,8 +126,11 @@ AGGREGATES_SCHEMA = StructType([
     StructField("negative", LongType()), StructField("mean_score", DoubleType()),
     StructField("top_emotes", _COUNTS), StructField("top_words", _COUNTS),
 ])
+EVENTS_SCHEMA = StructType([*(PARSED_SCHEMA[name] for name in EVENT_COLUMNS), StructField("date", StringType())])
+#: A dead letter's ``date`` is the day it was received (its record may have no time of its own).
 DEAD_LETTERS_SCHEMA = StructType([
     *(PARSED_SCHEMA[name] for name in DEAD_LETTER_COLUMNS), StructField("received_at", TimestampType()),
+    StructField("date", StringType()),
 ])
 #: Kafka JSON of a scored message (the ``messages`` row without the Kafka provenance).
 KAFKA_MESSAGE_FIELDS = ("id", "source", "channel", "ts", "user", "kind", "text", "label", "score", "emotes")
@@ -160,7 +150,10 @@ BASE_SPARK_CONF = {
     "spark.sql.adaptive.enabled": "false",  # not used by streaming; silences a warning per query
     "spark.scheduler.mode": "FAIR",  # the queries share the cores instead of queueing behind each other
     "spark.ui.showConsoleProgress": "false",  # no progress bars in the service's log
-    "spark.sql.streaming.noDataMicroBatches.enabled": "true",  # emit closed windows without new input
+    # Delta Lake: the tables' format, and its SQL (MERGE INTO delta.`path`)
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.databricks.delta.snapshotPartitions": "2",  # a table's log is small: few tasks to replay it
     # Python workers fork from a daemon that has pandas, pyarrow, this package and the lexicon loaded already
     "spark.python.daemon.module": "chat_sentiment.worker_daemon",
 }
@@ -231,17 +224,9 @@ def parsed(spark: SparkSession, cfg: config.StreamConfig) -> DataFrame:
 
 def check_schemas() -> None:
     """The worker's Arrow schema is the one Spark expects of PARSED_SCHEMA (a mismatch is a bug: fail at start)."""
-    expected = to_arrow_schema(PARSED_SCHEMA)
+    expected = to_arrow_schema(PARSED_SCHEMA, timezone="UTC")
     if not expected.equals(frames.ARROW_SCHEMA):
         raise RuntimeError(f"frames.ARROW_SCHEMA {frames.ARROW_SCHEMA} is not Spark's {expected}")
-
-
-def deduplicated(df: DataFrame, delay: str) -> DataFrame:
-    """``df`` without repeats of a ``(source, id)`` seen within ``delay`` of processing time (see module doc)."""
-    return (df.withColumn("_seen", F.current_timestamp())
-            .withWatermark("_seen", delay)
-            .dropDuplicatesWithinWatermark(["source", "id"])
-            .drop("_seen"))
 
 
 def _counted(df: DataFrame) -> DataFrame:
@@ -253,8 +238,9 @@ def _iso_utc(column: str) -> Column:
     return F.date_format(F.col(column), "yyyy-MM-dd'T'HH:mm:ss'Z'")
 
 
-def aggregates(messages: DataFrame, cfg: config.StreamConfig) -> DataFrame:
-    """Per (source, channel, window): counts per label, mean score, top emotes and words (append mode)."""
+def window_aggregates(messages: DataFrame, cfg: config.StreamConfig) -> DataFrame:
+    """Per (source, channel, window) of ``messages`` (a static frame): counts per label, mean score, top emotes
+    and words."""
     top_n = cfg.top_n
 
     @F.pandas_udf(_STRINGS)  # type: ignore[call-overload]
@@ -269,7 +255,6 @@ def aggregates(messages: DataFrame, cfg: config.StreamConfig) -> DataFrame:
     label = F.col("label")
     grouped = (messages.select("source", "channel", "ts", "label", "score", "emotes",
                                words("text", "emotes").alias("words"))
-               .withWatermark("ts", cfg.watermark_delay)
                .groupBy("source", "channel", F.window("ts", cfg.window).alias("window"))
                .agg(F.count(F.lit(1)).alias("messages"),
                     F.sum((label == "positive").cast("long")).alias("positive"),
@@ -291,72 +276,126 @@ def window_seconds(duration: str) -> int:
     return int(int(number) * factor)
 
 
-class TableWriter:
-    """Writes a batch's rows into a table exactly once: Parquet files into ``<table>/_staging/<log id>``, moved
-    into the table, then committed to the table's log (:func:`chat_sentiment.sinklog.commit_batch`). The log id of
-    query batch ``n`` is ``n + base``; each table's base is chosen at its first batch (so that the log continues
-    where it ends) and kept in the query's checkpoint, since a restarted query must find the same ids again."""
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
-    BASES_FILE = "chat_sentiment_tables.json"
 
-    def __init__(self, cfg: config.StreamConfig, query: str) -> None:
+def _is_concurrent_write(error: BaseException) -> bool:
+    """A Delta commit that lost a race with another writer (``chat-sentiment maintain``): retrying is safe."""
+    text = f"{type(error).__name__} {error}"
+    return "Concurrent" in text or "ProtocolChangedException" in text or "MetadataChangedException" in text
+
+
+class DeltaTables:
+    """The job's four Delta tables under ``output_dir``: created empty at start, then written batch by batch.
+
+    Appends carry Delta's transaction identifier (``txnAppId`` = this checkpoint's query id, ``txnVersion`` = the
+    batch id): a batch re-run after a crash writes nothing twice. New rows are those whose ``(source, id)`` the
+    table does not hold yet (an anti-join against the table, pruned to the batch's dates and time span), so a line
+    re-sent at any later time is not a second row. A commit that loses a race with ``chat-sentiment maintain`` is
+    retried."""
+
+    RETRIES = 5
+
+    def __init__(self, spark: SparkSession, cfg: config.StreamConfig) -> None:
+        self.spark = spark
         self.cfg = cfg
-        self.query = query
-        self.bases_path = cfg.checkpoint(query) / self.BASES_FILE
-        self.bases: dict[str, int] = (json.loads(self.bases_path.read_text(encoding="utf-8"))
-                                      if self.bases_path.exists() else {})
+        self.app_id = ""  # set once the query runs (its id survives restarts from the same checkpoint)
 
-    def log_id(self, table: str, batch_id: int) -> int:
-        if table not in self.bases:
-            latest = sinklog.latest_batch(self.cfg.table_dir(table))
-            # The table named like the query was written by Spark's file sink under this checkpoint before: its
-            # log ids are the batch ids, and the batch being run may be committed already.
-            base = 0 if table == self.query and latest == batch_id else latest + 1 - batch_id
-            self.bases[table] = base
-            self.bases_path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.bases_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self.bases, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.bases_path)
-            log.info("table %s: batch %d is log id %d (the log ended at %d)", table, batch_id, batch_id + base,
-                     latest)
-        return batch_id + self.bases[table]
+    def path(self, table: str) -> str:
+        return str(self.cfg.table_dir(table))
 
-    def write(self, df: DataFrame, table: str, batch_id: int, rows: int, *, partition_by: Sequence[str] = (),
-              before_commit: Callable[[], None] | None = None) -> bool:
-        """``df`` (``rows`` rows, 0 writes no file) as batch ``batch_id`` of ``table``; ``before_commit`` runs
-        after the files are in place and before the commit. False when the batch was committed already."""
-        table_dir = self.cfg.table_dir(table)
-        log_id = self.log_id(table, batch_id)
-        if sinklog.is_committed(table_dir, log_id):
-            log.info("batch %d is in %s already (log id %d): not written again", batch_id, table, log_id)
-            return False
-        files: list[Path] = []
-        staging = table_dir / "_staging" / str(log_id)
-        if rows:
-            shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
-            writer = df.write.mode("overwrite")
-            (writer.partitionBy(*partition_by) if partition_by else writer).parquet(str(staging))
-            for part in sorted(staging.rglob("part-*.parquet")):
-                target = table_dir / part.relative_to(staging)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(part, target)
-                files.append(target)
-        if before_commit is not None:
-            before_commit()
-        pause = fault_pause_before_commit()
-        if pause and files and table == "messages":
-            # tests only: hold the window a crash must not turn into loss or repeats (files in place, not committed)
-            log.warning("fault injection: batch %d of %s (log id %d) has %d files in place, not committed; pausing "
-                        "%.1fs before the commit", batch_id, table, log_id, len(files), pause)
-            time.sleep(pause)
-        sinklog.commit_batch(table_dir, log_id, files)
-        shutil.rmtree(staging, ignore_errors=True)
-        return True
+    def create(self) -> None:
+        """Every table exists (empty at first), so readers and the first batch find them."""
+        schemas = {"messages": MESSAGES_SCHEMA, "events": EVENTS_SCHEMA, "dead_letters": DEAD_LETTERS_SCHEMA,
+                   "aggregates": AGGREGATES_SCHEMA}
+        for table, schema in schemas.items():
+            if tables.is_delta(self.path(table)):
+                continue
+            converted = tables.convert_parquet_table(self.path(table), tables.TABLES[table])
+            if converted is not None:
+                log.info("table %s: converted from the Parquet table of an earlier release (kept in %s)", table,
+                         converted)
+                continue
+            partition = tables.TABLES[table]
+            writer = self.spark.createDataFrame([], schema).write.format("delta").mode("ignore")
+            (writer.partitionBy(partition) if partition else writer).save(self.path(table))
+            log.info("table %s created at %s", table, self.path(table))
+
+    def read(self, table: str) -> DataFrame:
+        return self.spark.read.format("delta").load(self.path(table))
+
+    def _retrying(self, what: str, action: Callable[[], None]) -> None:
+        for attempt in range(1, self.RETRIES + 1):
+            try:
+                action()
+                return
+            except Exception as error:
+                if attempt == self.RETRIES or not _is_concurrent_write(error):
+                    raise
+                log.warning("%s lost a race with another writer (%s): retrying (%d/%d)", what,
+                            str(error).splitlines()[0][:200], attempt, self.RETRIES - 1)
+                time.sleep(0.5 * attempt)
+
+    def append(self, df: DataFrame, table: str, batch_id: int) -> None:
+        """``df`` appended to ``table`` as batch ``batch_id`` of this query (a second time: nothing is written)."""
+        partition = tables.TABLES[table]
+
+        def write() -> None:
+            writer = (df.write.format("delta").mode("append").option("txnAppId", self.app_id)
+                      .option("txnVersion", batch_id))
+            (writer.partitionBy(partition) if partition else writer).save(self.path(table))
+        self._retrying(f"batch {batch_id} of {table}", write)
+
+    def new_rows(self, df: DataFrame, table: str) -> DataFrame:
+        """The rows of ``df`` (with ``date``, ``ts``, ``source``, ``id``) whose ``(source, id)`` is not in ``table``
+        yet, each once. The table is read only where such rows could be: the batch's dates and time span."""
+        df = df.dropDuplicates(["source", "id"])
+        span = df.agg(F.collect_set("date").alias("dates"), F.min("ts").alias("low"), F.max("ts").alias("high"))
+        dates, low, high = span.first() or (None, None, None)
+        if not dates:
+            return df
+        existing = self.read(table).where(F.col("date").isin(sorted(dates)))
+        if low is not None and high is not None:
+            existing = existing.where(F.col("ts").between(F.lit(low), F.lit(high)))
+        keys = existing.select("source", "id")
+        return df.join(keys, ["source", "id"], "left_anti")
+
+    def recompute_windows(self, touched: DataFrame) -> DataFrame:
+        """The aggregates of the windows in ``touched`` (``source, channel, window_start``), from every row the
+        ``messages`` table holds for them now: late rows land in their own window, which is corrected."""
+        wanted = touched.distinct()
+        end = F.col("window_start") + F.expr(f"INTERVAL {window_seconds(self.cfg.window)} SECONDS")
+        span = wanted.agg(
+            F.array_union(F.collect_set(F.date_format("window_start", "yyyy-MM-dd")),
+                          F.collect_set(F.date_format(end, "yyyy-MM-dd"))).alias("dates"),
+            F.min("window_start").alias("low"), F.max(end).alias("high")).first()
+        if span is None or not span["dates"]:
+            return self.spark.createDataFrame([], AGGREGATES_SCHEMA)
+        rows = (self.read("messages").where(F.col("date").isin(sorted(span["dates"])))
+                .where((F.col("ts") >= F.lit(span["low"])) & (F.col("ts") < F.lit(span["high"])))
+                .withColumn("window_start", F.window("ts", self.cfg.window).start)
+                .join(F.broadcast(wanted), ["source", "channel", "window_start"], "left_semi")
+                .drop("window_start"))
+        return window_aggregates(rows, self.cfg)
+
+    def merge_aggregates(self, fresh: DataFrame, batch_id: int) -> None:
+        """``fresh`` windows replace the table's rows of the same window (or are inserted)."""
+        view = f"chat_sentiment_windows_{batch_id}"
+        fresh.createOrReplaceTempView(view)
+        statement = (f"MERGE INTO delta.`{self.path('aggregates')}` AS t USING {view} AS s "
+                     "ON t.source <=> s.source AND t.channel <=> s.channel AND t.window_start = s.window_start "
+                     "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        try:
+            self._retrying(f"batch {batch_id} of aggregates", lambda: self.spark.sql(statement).collect())
+        finally:
+            self.spark.catalog.dropTempView(view)
 
 
 def fault_pause_before_commit() -> float:
-    """Seconds to pause between a ``messages`` batch's files being in place and its commit (tests only:
-    ``$CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT``; 0 = never)."""
+    """Seconds to pause after a batch's ``messages`` are committed to the table and before the batch's aggregates
+    and its checkpoint commit (tests only: ``$CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT``; 0 = never): the window in
+    which a crash must turn into neither loss nor repeats."""
     try:
         return max(0.0, float(os.environ.get(FAULT_PAUSE_ENV_VAR, "0") or 0))
     except ValueError:
@@ -408,39 +447,22 @@ class ProgressLogger(StreamingQueryListener):
 
 
 class StreamJob:
-    """Starts the queries, watches them, and stops them gracefully on request."""
+    """Starts the query, watches it, and stops it gracefully on request."""
+
+    QUERY = "ingest"
+    #: The query of releases before the Delta tables, whose checkpoint tells where the new query starts.
+    OLD_QUERY = "messages"
 
     def __init__(self, spark: SparkSession, cfg: config.StreamConfig) -> None:
         self.spark = spark
         self.cfg = cfg
         self.queries: list[StreamingQuery] = []
-        self.tables = TableWriter(cfg, "messages")
+        self.tables = DeltaTables(spark, cfg)
         self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name)
         self._stop = threading.Event()
         self._signals = 0
 
     # ---- outputs
-    def _start(self, name: str, df: DataFrame, sink: Callable[[Any], Any], trigger: str) -> StreamingQuery:
-        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)  # FAIR: one pool per query
-        writer = (df.writeStream.queryName(name)
-                  .option("checkpointLocation", str(self.cfg.checkpoint(name)))
-                  .trigger(processingTime=trigger))
-        query = sink(writer)
-        self.queries.append(query)
-        log.info("started query=%s checkpoint=%s", name, self.cfg.checkpoint(name))
-        return query
-
-    def _parquet(self, table: str, partition_by: Sequence[str] = ()) -> Callable[[Any], StreamingQuery]:
-        path = str(self.cfg.table_dir(table))
-
-        def start(writer: Any) -> StreamingQuery:
-            writer = writer.format("parquet").outputMode("append").option("path", path)
-            return (writer.partitionBy(*partition_by) if partition_by else writer).start()
-        return start
-
-    def _table_stream(self, table: str, schema: StructType) -> DataFrame:
-        return self.spark.readStream.schema(schema).parquet(str(self.cfg.table_dir(table)))
-
     def _send(self, df: DataFrame, topic: str) -> None:
         """A batch's rows (``value`` and maybe ``key``) to a Kafka topic."""
         writer = (df.write.format("kafka")
@@ -450,77 +472,114 @@ class StreamJob:
                 writer = writer.option(key, value)
         writer.save()
 
-    def _write_table(self, df: DataFrame, table: str, batch_id: int, counts: dict[str, int], *, topic: str = "",
-                     value: Column | None = None, key: Column | None = None, partition_by: Sequence[str] = ()) -> None:
-        """``df`` into ``table`` and, when ``topic`` is set and the batch has such rows, its ``key``/``value`` to the
-        topic before the commit, from one computation of ``df`` (the same scores and ``received_at`` in both)."""
-        rows = counts.get(table, 0)
-        if not (topic and rows and value is not None):
-            self.tables.write(df, table, batch_id, rows, partition_by=partition_by)
-            return
-        columns = [value.alias("value")] if key is None else [key.alias("key"), value.alias("value")]
-        df.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            self.tables.write(df, table, batch_id, rows, partition_by=partition_by,
-                              before_commit=lambda: self._send(df.select(*columns), topic))
-        finally:
-            df.unpersist()
-
     def _write_batch(self, df: DataFrame, batch_id: int) -> None:
-        """One batch of parsed, deduplicated rows into every table and topic (the body of ``foreachBatch``)."""
+        """One batch of parsed rows into every table and topic (the body of ``foreachBatch``)."""
         cfg = self.cfg
         chat = F.col("kind").isin(sorted(SCORED_KINDS))
-        df = df.withColumn("_table", F.when(F.col("type") != "event", "dead_letters").when(chat, "messages")
-                           .otherwise("events"))
+        df = (df.withColumn("_table", F.when(F.col("type") != "event", "dead_letters").when(chat, "messages")
+                            .otherwise("events"))
+              .withColumn("date", F.date_format("ts", "yyyy-MM-dd")))
         df.persist(StorageLevel.MEMORY_AND_DISK)  # the Kafka records are read and parsed once for every output
+        held: list[DataFrame] = [df]
         try:
             counts = {row[0]: row[1] for row in df.groupBy("_table").count().collect()}
 
             def rows_of(table: str) -> DataFrame:
                 return df.where(F.col("_table") == table)
 
+            def kept(frame: DataFrame) -> DataFrame:
+                frame.persist(StorageLevel.MEMORY_AND_DISK)
+                held.append(frame)
+                return frame
+
+            written: dict[str, int] = {}
             # Events and dead letters first: a reader that sees a batch's messages sees the rest of it too.
-            events = rows_of("events").select(*EVENT_COLUMNS).withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
-            self._write_table(events, "events", batch_id, counts, partition_by=["date"])
-            dead = rows_of("dead_letters").select(*DEAD_LETTER_COLUMNS).withColumn("received_at", F.current_timestamp())
-            self._write_table(dead, "dead_letters", batch_id, counts, topic=cfg.kafka.dead_letter_topic,
-                              value=F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames())))
-            messages = (rows_of("messages").select(*frames.SCORED_COLUMNS)
-                        .withColumn("date", F.date_format("ts", "yyyy-MM-dd")))
-            self._write_table(messages, "messages", batch_id, counts, topic=cfg.kafka.scored_topic,
-                              value=F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)), key=F.col("id"),
-                              partition_by=["date"])
+            if counts.get("events"):
+                events = kept(self.tables.new_rows(rows_of("events").select(*EVENT_COLUMNS, "date"), "events"))
+                written["events"] = events.count()
+                self.tables.append(events, "events", batch_id)
+            if counts.get("dead_letters"):
+                dead = kept(rows_of("dead_letters").select(*DEAD_LETTER_COLUMNS)
+                            .withColumn("received_at", F.current_timestamp())
+                            .withColumn("date", F.date_format("received_at", "yyyy-MM-dd")))
+                written["dead_letters"] = counts["dead_letters"]
+                if cfg.kafka.dead_letter_topic:
+                    self._send(dead.select(F.to_json(F.struct(*DEAD_LETTERS_SCHEMA.fieldNames()[:-1]))
+                                           .alias("value")), cfg.kafka.dead_letter_topic)
+                self.tables.append(dead, "dead_letters", batch_id)
+            if counts.get("messages"):
+                batch = rows_of("messages").select(*frames.SCORED_COLUMNS, "date")
+                new = kept(self.tables.new_rows(batch, "messages"))
+                written["messages"] = new.count()
+                if cfg.kafka.scored_topic and written["messages"]:
+                    # before the commit: a batch re-run after a crash sends its new rows again (at least once)
+                    self._send(new.select(F.col("id").alias("key"),
+                                          F.to_json(F.struct(*KAFKA_MESSAGE_FIELDS)).alias("value")),
+                               cfg.kafka.scored_topic)
+                self.tables.append(new, "messages", batch_id)
+                written["duplicates"] = counts["messages"] - written["messages"]
+                pause = fault_pause_before_commit()
+                if pause:
+                    # tests only: hold the window a crash must not turn into loss or repeats
+                    log.warning("fault injection: batch %d of messages is committed to the table, its aggregates "
+                                "and checkpoint are not; pausing %.1fs", batch_id, pause)
+                    time.sleep(pause)
+                # Every window the batch's messages fall in (new or not: a re-run after a crash must redo the
+                # windows its first run committed rows for) is recomputed from the table.
+                touched = batch.select("source", "channel", F.window("ts", cfg.window).start.alias("window_start"))
+                fresh = kept(self.tables.recompute_windows(touched))
+                self.tables.merge_aggregates(fresh, batch_id)
+                self._merge_snapshot(self._snapshot_rows(fresh))
             if counts:
-                log.info("batch %d written: %s", batch_id, " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+                log.info("batch %d written: %s (received: %s)", batch_id,
+                         " ".join(f"{k}={v}" for k, v in sorted(written.items())),
+                         " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
             self.health.dead_letters_written(counts.get("dead_letters", 0))
         finally:
-            df.unpersist()
+            for frame in held:
+                frame.unpersist()
+
+    def starting_offsets(self) -> str:
+        """Where a new ``ingest`` checkpoint starts: after the last batch the earlier release's ``messages``
+        query committed, when its checkpoint covers every topic read now; else ``kafka.starting_offsets``. Reading
+        a record twice is harmless (its id is in the table already)."""
+        old = self.cfg.checkpoint(self.OLD_QUERY)
+        if self.cfg.checkpoint(self.QUERY).exists() or not (old / "commits").is_dir():
+            return self.cfg.kafka.starting_offsets
+        committed = sorted((int(p.name) for p in (old / "commits").iterdir() if p.name.isdigit()), reverse=True)
+        for batch in committed:
+            offsets = old / "offsets" / str(batch)
+            if not offsets.is_file():
+                continue
+            lines = offsets.read_text(encoding="utf-8").splitlines()
+            try:
+                positions = json.loads(lines[2])
+            except (IndexError, ValueError):
+                break
+            if isinstance(positions, dict) and set(self.cfg.topics()) <= set(positions):
+                chosen = {topic: positions[topic] for topic in self.cfg.topics()}
+                log.info("new checkpoint %s starts where %s ended (batch %d): %s", self.QUERY, old, batch,
+                         json.dumps(chosen, sort_keys=True))
+                return json.dumps(chosen, sort_keys=True)
+            break
+        return self.cfg.kafka.starting_offsets
 
     def start(self) -> None:
         cfg = self.cfg
-        for table in ("messages", "events", "dead_letters", "aggregates"):
-            cfg.table_dir(table).mkdir(parents=True, exist_ok=True)
-        for table in ("messages", "events", "dead_letters"):
-            # The log's folder exists before the first data file does (as Spark's file sink makes it at start): a
-            # file source that finds data files and no log reads the folder's listing for good, committed or not.
-            (cfg.table_dir(table) / sinklog.METADATA_DIR).mkdir(exist_ok=True)
+        Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
         Path(cfg.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-
-        # 1. Kafka -> parse -> dedup -> messages/ (scored) + scored topic, events/, dead_letters/ + their topic
-        rows = deduplicated(parsed(self.spark, cfg), cfg.dedup_delay)
-        self._start("messages", _counted(rows), lambda writer: writer.foreachBatch(self._write_batch).start(),
-                    cfg.trigger_interval)
-
-        # 2. per-minute aggregates from the committed messages, on a slower trigger: a window closes once a minute,
-        # and the CPU goes to the messages query, whose batches are the pipeline's latency
-        windows = aggregates(self._table_stream("messages", MESSAGES_SCHEMA), cfg)
-        self._start("aggregates", _counted(windows), self._parquet("aggregates"), cfg.aggregate_trigger_interval)
-
-        # 3. the JSON snapshot, from the committed aggregates
+        self.tables.create()
         self._seed_snapshot()
-        self._start("snapshot", _counted(self._table_stream("aggregates", AGGREGATES_SCHEMA)),
-                    lambda writer: writer.foreachBatch(self._write_snapshot).start(), cfg.aggregate_trigger_interval)
-        log.info("running %d queries: %s", len(self.queries), " ".join(q.name for q in self.queries))
+        starting = self.starting_offsets()
+        rows = _counted(parsed(self.spark, replace(cfg, kafka=replace(cfg.kafka, starting_offsets=starting))))
+        writer = (rows.writeStream.queryName(self.QUERY)
+                  .option("checkpointLocation", str(cfg.checkpoint(self.QUERY)))
+                  .trigger(processingTime=cfg.trigger_interval)
+                  .foreachBatch(self._write_batch))
+        query = writer.start()
+        self.tables.app_id = f"chat-sentiment-{query.id}"
+        self.queries.append(query)
+        log.info("started query=%s id=%s checkpoint=%s", self.QUERY, query.id, cfg.checkpoint(self.QUERY))
 
     # ---- the snapshot
     def _snapshot_rows(self, df: DataFrame) -> list[dict[str, Any]]:
@@ -531,31 +590,28 @@ class StreamJob:
 
     def _merge_snapshot(self, rows: list[dict[str, Any]]) -> None:
         path = self.cfg.snapshot_file()
+        if not rows and path.exists():
+            return
         merged = snapshot.merge_windows(snapshot.load_snapshot(path), rows, keep=self.cfg.snapshot_windows,
                                         window_seconds=window_seconds(self.cfg.window))
         snapshot.write_json_atomic(path, merged)
 
     def _seed_snapshot(self) -> None:
-        """Without a snapshot file (first start, or deleted), build it from the aggregates committed so far (read
-        through the sink's log with pyarrow: no Spark job at start-up)."""
+        """Without a snapshot file (first start, or deleted), build it from the aggregates table (read with
+        delta-rs: no Spark job at start-up)."""
         path = self.cfg.snapshot_file()
         if snapshot.load_snapshot(path) is not None:
             return
         try:
-            frame = sinklog.read_table(self.cfg.table_dir("aggregates"))
+            frame = tables.read_table(self.cfg.table_dir("aggregates"))
         except FileNotFoundError:
             return
         if frame.empty:
             return
+        for column in ("window_start", "window_end"):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         self._merge_snapshot(frame.to_dict("records"))
         log.info("snapshot seeded path=%s windows=%d", path, len(frame))
-
-    def _write_snapshot(self, df: DataFrame, batch_id: int) -> None:
-        rows = self._snapshot_rows(df)
-        if rows or not self.cfg.snapshot_file().exists():
-            self._merge_snapshot(rows)
-            log.info("snapshot written path=%s batch=%d new_windows=%d", self.cfg.snapshot_file(), batch_id,
-                     len(rows))
 
     # ---- running and stopping
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:

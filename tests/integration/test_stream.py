@@ -40,12 +40,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import pytest
-from chat_sentiment import sinklog
+from chat_sentiment import tables
 from chat_sentiment.aggregate import top_counts
 from chat_sentiment.filebeat import parse_event
 from chat_sentiment.records import ChatEvent
 from chat_sentiment.scorers import get_scorer
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.integration.chat_events import ChatLog, Sent, chat_line, local_time, make_events, poison
 from tests.integration.kafka_local import Cluster, create_topics, start_cluster, tail
@@ -63,7 +63,8 @@ FIRST_PART, SECOND_PART = 240, 120
 WAIT_S = 360.0  # per phase; the job's first batches are slow on a busy host (JVM warm-up)
 STOP_TIMEOUT_S = 90.0
 PAUSE_S = "6"  # CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT of the first run
-PAUSE_LINE = re.compile(r"fault injection: batch (\d+) of messages \(log id (\d+)\)")
+PAUSE_LINE = re.compile(r"fault injection: batch (\d+) of messages is committed to the table")
+QUERY_LINE = re.compile(r"started query=ingest id=(\S+)")
 FAULT_MARKER = "FAULT-7f3a"  # the job's CHAT_SENTIMENT_FAULT_MARKER: records holding it make it raise on purpose
 T = TypeVar("T")
 
@@ -142,7 +143,7 @@ def produce(bootstrap: str, topic: str, sent: list[Sent], pause: float = 0.0) ->
 
 def table(directory: Path) -> pd.DataFrame:
     try:
-        return sinklog.read_table(directory)
+        return tables.read_table(directory)
     except FileNotFoundError:
         return pd.DataFrame()
 
@@ -151,6 +152,25 @@ def last_batch(checkpoint: Path, log: str) -> int:
     """The newest batch id in a query checkpoint's ``offsets`` (planned) or ``commits`` (done) log; -1 if none."""
     folder = checkpoint / log
     return max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=-1) if folder.is_dir() else -1
+
+
+def committed_offsets(checkpoint: Path) -> dict[str, dict[str, int]]:
+    """The Kafka offsets the newest batch a query checkpoint committed ends at (``{}``: none yet)."""
+    batch = last_batch(checkpoint, "commits")
+    if batch < 0:
+        return {}
+    return json.loads((checkpoint / "offsets" / str(batch)).read_text().splitlines()[2])
+
+
+def caught_up(bootstrap: str, checkpoint: Path) -> bool:
+    """The query has committed every record the topic holds."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        partitions = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC) or ())]
+        ends = {str(tp.partition): offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+    return bool(ends) and committed_offsets(checkpoint).get(TOPIC) == ends
 
 
 def utc(value: Any) -> pd.Timestamp:
@@ -187,7 +207,9 @@ class Run:
     sent: list[Sent]
     job: Job
     kill_note: str
-    window: tuple[int, int, bool] = (-1, -1, False)  # batch, its log id, whether the kill hit its commit window
+    env: dict[str, str]
+    config_file: Path
+    window: tuple[int, bool] = (-1, False)  # the paused batch, whether the kill hit its window
 
     @property
     def chat(self) -> dict[str, ChatEvent]:
@@ -227,7 +249,6 @@ def run(cluster: Cluster, connector_jars: list[Path], tmp_path_factory: pytest.T
 sources = ["twitch"]
 output_dir = "{out}"
 trigger_interval = "2 seconds"
-watermark_delay = "1 minute"
 snapshot_windows = 5
 top_n = 3
 stop_timeout = 60
@@ -265,11 +286,19 @@ jars = [{jars}]
     # records that once failed every batch they were in, amid good ones (each batch holds ~150 records)
     first[60:60] = poison(chat_log, CHANNELS[0], local_time(2024, 5, 1, 21, 1, 0), FAULT_MARKER)
     second = make_events(chat_log, local_time(2024, 5, 1, 21, 20, 0), SECOND_PART, 2, CHANNELS)
-    # a message an hour later closes every earlier window (the watermark passes them)
+    # a shipper whose clock runs an hour ahead, before the second part: nothing after it may count as late
+    ahead = [chat_line(chat_log, CHANNELS[1], local_time(2024, 5, 1, 22, 20, s), f"from the future {s} LUL")
+             for s in (1, 2)]
+    # an hour-late backlog after the second part (a shipper that was down catches up): each in its own minute
+    late = [chat_line(chat_log, CHANNELS[0], local_time(2024, 5, 1, 20, 5 + s, 0), f"an hour late {s} Kappa")
+            for s in range(3)]
+    # re-sends of the first part's chat lines after the crash and restart, minutes after their first copy
+    again = [Sent(s.value, s.expect, s.channel, resend=True) for s in first if s.expect == "message"][:12]
     flush = chat_line(chat_log, FLUSH_CHANNEL, local_time(2024, 5, 1, 22, 30, 0), "flush PogChamp")
     produce(cluster.bootstrap, TOPIC, first)
     run_ = Run(cluster, out, checkpoints, first,
-               start_job(config_file, log_path, {**env, "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT": PAUSE_S}), "")
+               start_job(config_file, log_path, {**env, "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT": PAUSE_S}), "",
+               env, config_file)
     try:
         first_ids = set(run_.chat)
         wait_for(lambda: first_ids <= set(table(out / "messages").get("id", [])), WAIT_S,
@@ -278,25 +307,27 @@ jars = [{jars}]
 
         # the crash: more events arrive; the job pauses between a batch's files being in place and its commit
         # (CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT), and the kill lands in that window, checked before it is sent
-        run_.sent = first + second + [flush]
-        producer = threading.Thread(target=produce, args=(cluster.bootstrap, TOPIC, [*second, flush], 0.05))
+        rest = [*ahead, *second, *late, flush]
+        run_.sent = first + rest
+        producer = threading.Thread(target=produce, args=(cluster.bootstrap, TOPIC, rest, 0.05))
         producer.start()
 
-        def paused_batch() -> tuple[int, int] | None:
+        def paused_batch() -> int | None:
             found = PAUSE_LINE.findall(log_path.read_bytes()[log_seen:].decode("utf-8", "replace"))
-            return (int(found[-1][0]), int(found[-1][1])) if found else None
+            return int(found[-1]) + 1 if found else None  # + 1: batch 0 is a batch too
 
-        batch, log_id = wait_for(paused_batch, WAIT_S, "a batch of the second part in the pre-commit window",
-                                 run_.job)
-        uncommitted = set((out / "messages").rglob("part-*.parquet")) - {
-            p.resolve() for p in sinklog.committed_files(out / "messages")}
-        in_window = not sinklog.is_committed(out / "messages", log_id) and bool(
-            {p.resolve() for p in uncommitted if "_staging" not in p.parts})
+        batch = wait_for(paused_batch, WAIT_S, "a batch of the second part in the fault window", run_.job) - 1
+        app_id = "chat-sentiment-" + QUERY_LINE.findall(log_path.read_text(errors="replace"))[-1]
+        # the window: the batch's messages are in the table (its Delta transaction), its checkpoint commit is not
+        in_window = (tables.open_table(out / "messages").transaction_version(app_id) == batch
+                     and not (checkpoints / "ingest" / "commits" / str(batch)).exists())
         run_.job.kill_group()
-        run_.window = (batch, log_id, in_window)
-        run_.kill_note = f"killed in batch {batch}'s pre-commit window (log id {log_id})"
+        run_.window = (batch, in_window)
+        run_.kill_note = f"killed in batch {batch}'s window between the table commit and the checkpoint"
         producer.join(timeout=120)
         assert not producer.is_alive(), "the producer did not finish"
+        produce(cluster.bootstrap, TOPIC, again)
+        run_.sent = run_.sent + again
 
         # the restart on the same checkpoints
         run_.job = start_job(config_file, log_path, env)
@@ -317,6 +348,8 @@ jars = [{jars}]
                  "the dead letters", run_.job)
         wait_for(lambda: len(table(out / "events")) >= len(run_.other_events), WAIT_S,
                  "the events", run_.job)
+        wait_for(lambda: caught_up(cluster.bootstrap, checkpoints / "ingest"), WAIT_S,
+                 "the job to commit every record of the topic (the late re-sends too)", run_.job)
         yield run_
     finally:
         if run_.job.alive():
@@ -374,12 +407,28 @@ def test_garbage_goes_to_dead_letters_with_the_reason(run: Run) -> None:
     assert dead.topic.eq(TOPIC).all() and dead.offset.notna().all()
 
 
-def test_the_kill_hit_the_window_between_the_files_and_their_commit(run: Run) -> None:
-    batch, log_id, in_window = run.window
-    assert in_window, f"batch {batch} (log id {log_id}) was committed before the kill or had no files"
-    # and the restarted job committed that batch once (its files from the killed run are not in the table twice:
+def test_the_kill_hit_the_window_between_the_table_and_the_checkpoint(run: Run) -> None:
+    batch, in_window = run.window
+    assert in_window, f"batch {batch}'s messages were not in the table, or its checkpoint commit was, at the kill"
+    # and the restarted job re-ran that batch to its checkpoint commit (its rows are not in the table twice:
     # test_every_chat_message_is_scored_exactly_once checks the rows)
-    assert sinklog.is_committed(run.out / "messages", log_id)
+    assert (run.checkpoints / "ingest" / "commits" / str(batch)).exists()
+
+
+def test_resends_late_lines_and_a_clock_ahead_lose_and_repeat_nothing(run: Run) -> None:
+    resent = [s for s in run.sent if s.resend]
+    assert len(resent) > 12, "the corpus must hold re-sends, some of them after the restart"
+    messages = table(run.out / "messages")
+    assert not messages.id.duplicated().any()
+    late = messages[messages.text.str.startswith("an hour late")]
+    ahead = messages[messages.text.str.startswith("from the future")]
+    assert len(late) == 3 and len(ahead) == 2  # scored, not dropped
+    windows = table(run.out / "aggregates")
+    for rows in (late, ahead):
+        for ts in rows.ts:
+            start = utc(ts).floor("min")
+            row = windows[(windows.window_start.map(utc) == start) & (windows.channel == rows.channel.iloc[0])]
+            assert len(row) == 1 and row.messages.iloc[0] >= 1, f"no window for the line of {start}"
 
 
 def test_records_that_stopped_the_job_are_dead_letters_and_it_went_on(run: Run) -> None:
@@ -393,7 +442,7 @@ def test_records_that_stopped_the_job_are_dead_letters_and_it_went_on(run: Run) 
         assert sent.why in reasons[raw], (sent.why, reasons[raw])
     log = run.job.log.read_text(errors="replace")
     # the job ran on: no query failed (the one restart is the test's own kill -9, which leaves no log line)
-    assert "query messages stopped" not in log and "the job failed" not in log and "Traceback" not in log
+    assert "query ingest stopped" not in log and "the job failed" not in log and "Traceback" not in log
 
 
 def test_aggregates_add_up_to_the_messages(run: Run) -> None:
@@ -475,4 +524,26 @@ def test_sigterm_stops_the_job_gracefully(run: Run) -> None:
     wait_for(lambda: not _group_alive(run.job.process.pid), 60, "the JVM to exit after the driver")
     after = {name: len(table(run.out / name)) for name in before}
     assert after == before
-    assert "progress query=messages batch=" in log
+    assert "progress query=ingest batch=" in log
+
+
+def test_a_job_with_no_memory_at_all_writes_nothing_twice(run: Run, tmp_path: Path) -> None:
+    """A re-send at any later time: a job on a new, empty checkpoint reads the whole topic again (every record a
+    re-send older than any state could remember) and must add no row to the tables the first job wrote."""
+    before = {name: table(run.out / name) for name in ("messages", "events", "aggregates")}
+    fresh = tmp_path / "checkpoints"
+    env = {**run.env, "CHAT_SENTIMENT_CHECKPOINT_DIR": str(fresh)}
+    job = start_job(run.config_file, run.job.log, env)
+    try:
+        wait_for(lambda: caught_up(run.cluster.bootstrap, fresh / "ingest"), WAIT_S,
+                 "the second job to read the whole topic", job)
+    finally:
+        job.kill_group()
+    log = job.log.read_text(errors="replace")
+    assert re.search(r"batch \d+ written: .*duplicates=[1-9]", log), "the second job saw no duplicate at all"
+    for name, rows in before.items():
+        after = table(run.out / name)
+        assert len(after) == len(rows), f"{name}: {len(rows)} rows before, {len(after)} after the second job"
+    after = table(run.out / "aggregates").set_index(["source", "channel", "window_start"]).sort_index()
+    assert after.messages.tolist() == before["aggregates"].set_index(
+        ["source", "channel", "window_start"]).sort_index().messages.tolist()

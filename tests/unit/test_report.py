@@ -7,17 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from chat_sentiment import cli, report
+from deltalake import write_deltalake
 
 
 def _sink(table: Path, name: str, data: dict[str, list[object]]) -> None:
-    """One committed batch of a file sink: a Parquet file and its entry in _spark_metadata."""
-    table.mkdir(parents=True, exist_ok=True)
-    path = table / f"part-{name}.parquet"
-    pq.write_table(pa.table(data), path)
-    (table / "_spark_metadata").mkdir(exist_ok=True)
-    (table / "_spark_metadata" / name).write_text("v1\n" + json.dumps({"path": f"file://{path}", "action": "add"}))
+    """One committed batch of the job: an append to a Delta table (``name``: the batch, for the reader only)."""
+    write_deltalake(str(table), pa.table(data), mode="append", commit_properties=None)
 
 
 def _ts(minute: int, second: int) -> datetime:
@@ -78,7 +74,7 @@ def test_since_and_json_output_through_the_cli(tmp_path: Path, capsys) -> None:
 
 def test_missing_output_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert cli.main(["report", "--output-dir", str(tmp_path / "nothing")]) == 2
-    assert "is not a streaming file sink's output" in capsys.readouterr().err
+    assert "is not a Delta table" in capsys.readouterr().err
 
 
 def test_the_minute_since_falls_in_is_partial_not_compared(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from chat_sentiment.cli import main as cli_main
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed")
 
-JARS = ("spark-sql-kafka-0-10_2.12-{v}.jar", "spark-token-provider-kafka-0-10_2.12-{v}.jar", "kafka-clients-3.4.1.jar",
-        "commons-pool2-2.11.1.jar")
+JARS = ("spark-sql-kafka-0-10_2.13-{v}.jar", "spark-token-provider-kafka-0-10_2.13-{v}.jar", "kafka-clients-3.9.2.jar",
+        "commons-pool2-2.13.1.jar", "delta-spark_2.13-4.4.0.jar", "delta-storage-4.4.0.jar")
 
 
 def _jar_dir(tmp_path: Path, skip: int | None = None) -> Path:
@@ -38,7 +38,7 @@ def test_check_prints_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert report["config"]["sources"] == ["twitch", "twitter"]
     assert report["config"]["output_dir"] == f"{tmp_path}/out"
     assert report["config"]["kafka"]["options"] == {"kafka.sasl.jaas.config": "***"}
-    assert len(report["jars"]) == 4
+    assert len(report["jars"]) == 6
 
 
 def test_a_missing_connector_jar_stops_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -9,10 +9,12 @@ from chat_sentiment import config
 from chat_sentiment.config import ConfigError, StreamConfig
 
 CONNECTOR_JARS = (
-    "spark-sql-kafka-0-10_2.12-3.5.7.jar",
-    "spark-token-provider-kafka-0-10_2.12-3.5.7.jar",
-    "kafka-clients-3.4.1.jar",
-    "commons-pool2-2.11.1.jar",
+    "spark-sql-kafka-0-10_2.13-4.2.0.jar",
+    "spark-token-provider-kafka-0-10_2.13-4.2.0.jar",
+    "kafka-clients-3.9.2.jar",
+    "commons-pool2-2.13.1.jar",
+    "delta-spark_2.13-4.4.0.jar",
+    "delta-storage-4.4.0.jar",
 )
 
 
@@ -110,18 +112,19 @@ def test_connector_jars_from_a_directory_or_files(tmp_path: Path) -> None:
     folder = _jars(tmp_path / "jars", CONNECTOR_JARS)
     jars = config.resolve_jars([str(folder)])
     assert [j.name for j in jars] == sorted(CONNECTOR_JARS)
-    found = config.check_connector_jars(jars, "3.5.7")
-    assert found["kafka-clients"].name == "kafka-clients-3.4.1.jar"
+    found = config.check_connector_jars(jars, "4.2.0")
+    assert found["kafka-clients"].name == "kafka-clients-3.9.2.jar"
     listed = config.resolve_jars([str(folder / name) for name in CONNECTOR_JARS])
-    assert config.check_connector_jars(listed, "3.5.7") == found
+    assert config.check_connector_jars(listed, "4.2.0") == found
 
 
 def test_missing_connector_jar_is_named(tmp_path: Path) -> None:
-    folder = _jars(tmp_path / "jars", CONNECTOR_JARS[:1] + CONNECTOR_JARS[2:3])
+    folder = _jars(tmp_path / "jars", CONNECTOR_JARS[:1] + CONNECTOR_JARS[2:3] + CONNECTOR_JARS[4:5])
     with pytest.raises(ConfigError, match=r"missing Kafka connector jar\(s\): "
-                                          r"spark-token-provider-kafka-0-10_2\.12-3\.5\.7\.jar, "
-                                          r"commons-pool2-<version>\.jar \(searched: .*jars\)"):
-        config.check_connector_jars(config.resolve_jars([str(folder)]), "3.5.7")
+                                          r"spark-token-provider-kafka-0-10_2\.13-4\.2\.0\.jar, "
+                                          r"commons-pool2-<version>\.jar, delta-storage-<version>\.jar "
+                                          r"\(searched: .*jars\)"):
+        config.check_connector_jars(config.resolve_jars([str(folder)]), "4.2.0")
     with pytest.raises(ConfigError, match=r"spark\.jars: .*nowhere does not exist"):
         config.resolve_jars([str(tmp_path / "nowhere")])
     with pytest.raises(ConfigError, match=r"holds no \.jar file"):
@@ -129,11 +132,11 @@ def test_missing_connector_jar_is_named(tmp_path: Path) -> None:
 
 
 def test_connector_for_another_spark_version_is_refused(tmp_path: Path) -> None:
-    names = tuple(n.replace("3.5.7", "3.4.1") for n in CONNECTOR_JARS)
+    names = tuple(n.replace("4.2.0", "4.1.1") for n in CONNECTOR_JARS)
     jars = config.resolve_jars([str(_jars(tmp_path / "jars", names))])
-    with pytest.raises(ConfigError, match=r"spark-sql-kafka-0-10_2\.12-3\.4\.1\.jar is for Spark 3\.4\.1, but this "
-                                          r"is Spark 3\.5\.7"):
-        config.check_connector_jars(jars, "3.5.7")
+    with pytest.raises(ConfigError, match=r"spark-sql-kafka-0-10_2\.13-4\.1\.1\.jar is for Spark 4\.1\.1, but this "
+                                          r"is Spark 4\.2\.0"):
+        config.check_connector_jars(jars, "4.2.0")
 
 
 def test_stream_config_is_immutable() -> None:

@@ -73,14 +73,14 @@ print(json.dumps(out))
 # The rows of the job's tables, by table: id, channel, text, origin and raw (its start) where the table has them.
 TABLES = r"""
 import json, sys
-from pathlib import Path
-from chat_sentiment import sinklog
+from chat_sentiment import tables
 out = {}
 for table in sys.argv[2:]:
-    if not (Path(sys.argv[1]) / table / "_spark_metadata").is_dir():
+    try:
+        frame = tables.read_table(f"{sys.argv[1]}/{table}")
+    except FileNotFoundError:
         out[table] = []
         continue
-    frame = sinklog.read_table(f"{sys.argv[1]}/{table}")
     keep = [c for c in ("id", "channel", "kind", "text", "origin", "reason", "label", "score", "raw")
             if c in frame.columns]
     if "raw" in keep:
@@ -233,8 +233,8 @@ def closed_report(host, output_dir: str, channels: set[str], timeout: float = 60
         return got if closed == channels else None
 
     return wait_for(f"a closed window of each of {sorted(channels)}", probe, timeout, every=10,
-                    explain=lambda: f"closed only {sorted(closed)}; the aggregates query's last "
-                                    f"progress lines:\n{job_journal(host, 'query=aggregates', 8)}")
+                    explain=lambda: f"closed only {sorted(closed)}; the job's last "
+                                    f"progress lines:\n{job_journal(host, 'query=ingest', 8)}")
 
 
 def wait_scored(host, output_dir: str, ids: set[str], timeout: float) -> list[dict[str, Any]]:

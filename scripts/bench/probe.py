@@ -18,7 +18,7 @@ for every record whose text carries ``bench-<run>-<seq>``, until it has seen eve
 ``--timeout`` passed; then one JSON line (``{"summary": ...}``) with the topic's timestamp type.
 
 ``parquet`` counts, per run, the rows of the job's committed ``messages`` table (read through the file sink's log,
-as :mod:`chat_sentiment.sinklog` does) whose text carries that run's token: rows, distinct seqs, the lowest and
+as :mod:`chat_sentiment.tables` does) whose text carries that run's token: rows, distinct seqs, the lowest and
 highest seq. Prints one JSON object.
 
 Python 3.11, imports kafka and chat_sentiment lazily: ``--help`` works anywhere.
@@ -230,7 +230,7 @@ def latency(args: argparse.Namespace) -> int:
 
 
 def parquet(args: argparse.Namespace) -> int:
-    from chat_sentiment.sinklog import read_table  # noqa: PLC0415 - the job's package
+    from chat_sentiment.tables import read_table  # noqa: PLC0415 - the job's package
 
     frame = read_table(Path(args.output_dir) / "messages", ["text"])
     out: dict[str, dict[str, int | None]] = {run: {"rows": 0, "distinct": 0, "min_seq": None, "max_seq": None}

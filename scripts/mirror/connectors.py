@@ -1,28 +1,21 @@
 """The Spark Kafka connector and Delta Lake jars, in Maven layout under ``maven2/``, for Spark ``SPARK_VERSION``.
 
 The versions are the ones that Spark release declares: the compile/runtime dependencies of
-``org.apache.spark:spark-sql-kafka-0-10_2.12:<SPARK_VERSION>``'s pom (``${...}`` expanded from its parent
-``spark-parent_2.12``) give the versions of ``spark-token-provider-kafka-0-10_2.12``, ``org.apache.kafka:kafka-clients``
+``org.apache.spark:spark-sql-kafka-0-10_2.13:<SPARK_VERSION>``'s pom (``${...}`` expanded from its parent
+``spark-parent_2.13``) give the versions of ``spark-token-provider-kafka-0-10_2.13``, ``org.apache.kafka:kafka-clients``
 and ``org.apache.commons:commons-pool2``, cross-checked against what Maven's ``dependency:collect`` resolves (poms
-only, no jars). For Spark 3.5.7 that is kafka-clients 3.4.1 (``kafka.version`` in spark-parent) and commons-pool2
-2.11.1 (``commons-pool2.version``); the published pom already carries them as literal versions.
+only, no jars). For Spark 4.2.0 that is kafka-clients 3.9.2 and commons-pool2 2.13.1. Delta Lake's two jars
+(``DELTA``) come beside them.
 
-The four jars land at ``maven2/<group path>/<artifact>/<ver>/<artifact>-<ver>.jar`` and
+The jars land at ``maven2/<group path>/<artifact>/<ver>/<artifact>-<ver>.jar`` and
 ``maven2/spark-kafka-<SPARK_VERSION>.txt`` lists them, one path a line, relative to ``maven2/`` (so each line also
 works against the upstream ``https://repo1.maven.org/maven2/``). Put them on the driver and executor class path
 with ``--jars`` / ``spark.jars`` instead of ``--packages``, which would need to reach a repository.
 
-What else the connector needs at run time, checked against pyspark 3.5.7's ``pyspark/jars/`` (252 jars):
-
-- kafka-clients 3.4.1 declares runtime dependencies zstd-jni 1.5.2-1, lz4-java 1.8.0, snappy-java 1.1.8.4 and
-  slf4j-api 1.7.36. spark-sql-kafka excludes zstd-jni from it; pyspark ships zstd-jni-1.5.5-4, lz4-java-1.8.0,
-  snappy-java-1.1.10.5 and slf4j-api-2.0.7 (kafka-clients only uses the slf4j 1.x API, which 2.0.x keeps), so
-  none of them needs staging.
-- spark-sql-kafka's other compile dependencies are in pyspark too: jsr305-3.0.0 (annotations only),
-  spark-tags_2.12-3.5.7, scala-library-2.12.18, and via spark-token-provider hadoop-client-runtime-3.3.4 with
-  hadoop-client-api-3.3.4 and commons-logging-1.1.3.
-- commons-pool2 is *not* in pyspark (only the unrelated commons-pool 1.5.4), nor kafka-clients: both are staged.
-- spark-sql, spark-core and the rest of Spark are ``provided``: pyspark brings them.
+What else they need at run time is in pyspark's own ``pyspark/jars/`` (zstd-jni, lz4-java, snappy-java, slf4j,
+the Hadoop client, Scala's library; for Delta: Jackson, Parquet, RoaringBitmap, ANTLR 4); kafka-clients,
+commons-pool2 and Delta's jars are not, so they are staged. spark-sql, spark-core and the rest of Spark are
+``provided``: pyspark brings them.
 """
 
 from __future__ import annotations
@@ -43,7 +36,10 @@ SPARK_SCALA_VERSION = "2.13"
 #: Its other runtime dependencies (delta-kernel-*, unitycatalog-*) serve only catalog-managed tables; the job's
 #: path-based tables need these two, and everything else they use is in pyspark's jars.
 DELTA_VERSION = "4.4.0"
-DELTA = (("io.delta", f"delta-spark_{SPARK_SCALA_VERSION}", DELTA_VERSION), ("io.delta", "delta-storage", DELTA_VERSION))
+DELTA = (
+    ("io.delta", f"delta-spark_{SPARK_SCALA_VERSION}", DELTA_VERSION),
+    ("io.delta", "delta-storage", DELTA_VERSION),
+)
 HELP_PLUGIN = "org.apache.maven.plugins:maven-help-plugin:3.5.1"
 
 SQL_KAFKA = ("org.apache.spark", f"spark-sql-kafka-0-10_{SPARK_SCALA_VERSION}")
@@ -232,7 +228,8 @@ def _recorded_listing(root: Path, listing: Path) -> list[Path] | None:
     if manifest.recorded(root, listing) is None:
         return None
     artifacts = [root / "maven2" / line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    if len(artifacts) != 1 + len(DECLARED) + len(DELTA) or any(manifest.recorded(root, path) is None for path in artifacts):
+    expected = 1 + len(DECLARED) + len(DELTA)
+    if len(artifacts) != expected or any(manifest.recorded(root, path) is None for path in artifacts):
         return None
     return [*artifacts, listing]
 

@@ -478,7 +478,7 @@ def resolve_jars(entries: Sequence[str]) -> list[Path]:
 def check_connector_jars(jars: Sequence[Path], spark_version: str | None = None) -> dict[str, Path]:
     """The connector jar of each artifact in :data:`CONNECTOR_ARTIFACTS`, found by file name among ``jars``.
 
-    Raises ConfigError naming each missing jar (``spark-sql-kafka-0-10_2.12-<version>.jar``...), a second copy
+    Raises ConfigError naming each missing jar (``spark-sql-kafka-0-10_2.13-<version>.jar``...), a second copy
     of one, or -- when ``spark_version`` is given -- a Spark connector built for another Spark version.
     """
     found: dict[str, list[Path]] = {artifact: [] for artifact in CONNECTOR_ARTIFACTS}

@@ -174,20 +174,20 @@ def test_connector_versions_are_read_from_the_pom_chain() -> None:
 
     parent = (
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><groupId>org.apache.spark</groupId>'
-        "<artifactId>spark-parent_2.12</artifactId><version>3.5.7</version>"
-        "<properties><kafka.version>3.4.1</kafka.version><pool.version>2.11.1</pool.version></properties>"
+        "<artifactId>spark-parent_2.13</artifactId><version>4.2.0</version>"
+        "<properties><kafka.version>3.9.2</kafka.version><pool.version>2.13.1</pool.version></properties>"
         "<dependencyManagement><dependencies><dependency><groupId>org.apache.commons</groupId>"
         "<artifactId>commons-pool2</artifactId><version>${pool.version}</version></dependency>"
         "</dependencies></dependencyManagement></project>"
     )
     link = (
-        "<parent><groupId>org.apache.spark</groupId><artifactId>spark-parent_2.12</artifactId>"
-        "<version>3.5.7</version></parent>"
+        "<parent><groupId>org.apache.spark</groupId><artifactId>spark-parent_2.13</artifactId>"
+        "<version>4.2.0</version></parent>"
     )
-    sql_kafka = "spark-sql-kafka-0-10_2.12"
-    token = ("org.apache.spark", "spark-token-provider-kafka-0-10_2.12", "3.5.7")
-    pool = ("org.apache.commons", "commons-pool2", "2.11.1")
-    clients = ("org.apache.kafka", "kafka-clients", "3.4.1")
+    sql_kafka = "spark-sql-kafka-0-10_2.13"
+    token = ("org.apache.spark", "spark-token-provider-kafka-0-10_2.13", "4.2.0")
+    pool = ("org.apache.commons", "commons-pool2", "2.13.1")
+    clients = ("org.apache.kafka", "kafka-clients", "3.9.2")
     expected = [token, clients, pool]
 
     assert connectors.parse_declared([pom(sql_kafka, clients, pool, token)], "literal") == expected

@@ -37,14 +37,14 @@ WAIT_S = 600  # a loaded test bed: the first transformers batch loads the model
 # Host-side helpers, run with the job's virtualenv.
 READ_TABLES = r"""
 import json, sys
-from pathlib import Path
-from chat_sentiment import sinklog
+from chat_sentiment import tables
 out = {}
 for table in sys.argv[2:]:
-    if not (Path(sys.argv[1]) / table / "_spark_metadata").is_dir():
+    try:
+        frame = tables.read_table(f"{sys.argv[1]}/{table}")
+    except FileNotFoundError:
         out[table] = []
         continue
-    frame = sinklog.read_table(f"{sys.argv[1]}/{table}")
     out[table] = json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
 print(json.dumps(out))
 """

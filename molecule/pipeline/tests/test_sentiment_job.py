@@ -295,3 +295,31 @@ def test_scores_are_the_configured_scorers(host, batch: Batch, outputs):
         assert '"name": "transformers"' in journal, journal
     else:
         assert {g["label"] for g in got} == {"positive", "neutral", "negative"}
+
+
+ACTIVE_FILES = r"""
+import sys
+from chat_sentiment import tables
+print(len(tables.open_table(sys.argv[1]).file_uris()))
+"""
+
+
+def test_table_maintenance_compacts_and_keeps_every_row(host, batch: Batch, outputs):
+    """The role's timer runs ``chat-sentiment maintain`` (sandboxed, as the job's user); started by hand here, it
+    compacts the tables while the job runs and keeps every row (retention is off by default)."""
+    timer = host.service("chat-sentiment-maintain.timer")
+    assert timer.is_enabled and timer.is_running
+    exposure = host.run("systemd-analyze security chat-sentiment-maintain.service")
+    level = float(exposure.stdout.rsplit("Overall exposure level for chat-sentiment-maintain.service: ", 1)[1][:3])
+    assert level <= 1.5, exposure.stdout[-400:]
+    path = f"{batch.output}/messages"
+    before_rows = Counter(r["id"] for r in tables(host, batch.output, "messages")["messages"])
+    before_files = int(python(host, ACTIVE_FILES, path))
+    assert before_files > 2, "the job's batches left several small files to compact"
+    started = host.run("systemctl start chat-sentiment-maintain.service")  # a oneshot: returns when it is done
+    assert started.rc == 0, host.run("journalctl -u chat-sentiment-maintain -n 30 --no-pager").stdout
+    journal = host.run("journalctl -u chat-sentiment-maintain --no-pager -o cat").stdout
+    assert "maintained table=messages" in journal
+    after_rows = Counter(r["id"] for r in tables(host, batch.output, "messages")["messages"])
+    assert {i: n for i, n in after_rows.items() if i in before_rows} == before_rows
+    assert int(python(host, ACTIVE_FILES, path)) < before_files

@@ -219,22 +219,26 @@ def report(host, output_dir: str) -> dict[str, Any]:
 
 
 def closed_report(host, output_dir: str, channels: set[str], timeout: float = 600) -> dict[str, Any]:
-    """The report, once every one of ``channels`` has a window the job closed.
+    """The report, once every one of ``channels`` has an aggregate row and every aggregate row equals a recount of
+    its rows.
 
-    The aggregates query reads the committed ``messages/`` table on its own trigger and writes a window only in the
-    batch after the watermark passed its end, so it trails the messages by a batch or two (minutes when the machine
-    is loaded). A timeout fails with the query's last progress lines: its watermark and how many rows came late."""
+    The job commits a batch's messages, then merges the windows they fall in into ``aggregates``: a report read
+    between the two commits sees rows its window does not count yet, so the probe waits for a report where they
+    agree. A timeout fails with what still differs and the job's last progress lines."""
     closed: set[str] = set()
+    last: dict[str, Any] = {}
 
     def probe() -> dict[str, Any] | None:
         got = report(host, output_dir)
+        last.clear()
+        last.update(got)
         closed.clear()
         closed.update(w["channel"] for w in got["windows"] if w["channel"] in channels and w["closed"])
-        return got if closed == channels else None
+        return got if closed == channels and not got["mismatches"] else None
 
-    return wait_for(f"a closed window of each of {sorted(channels)}", probe, timeout, every=10,
-                    explain=lambda: f"closed only {sorted(closed)}; the job's last "
-                                    f"progress lines:\n{job_journal(host, 'query=ingest', 8)}")
+    return wait_for(f"a window of each of {sorted(channels)} equal to its rows", probe, timeout, every=10,
+                    explain=lambda: f"windows only for {sorted(closed)}; mismatches {last.get('mismatches')}; the "
+                                    f"job's last progress lines:\n{job_journal(host, 'query=ingest', 8)}")
 
 
 def wait_scored(host, output_dir: str, ids: set[str], timeout: float) -> list[dict[str, Any]]:

@@ -120,7 +120,6 @@ def run(host) -> dict[str, object]:
     chat_ids = {i for i, _ in lines["chat"]}
     other_ids = {i for i, _ in lines["other"]}
     rows = e2e.wait_scored(host, output, chat_ids, WAIT_S)
-    # Windows close 10 s of chat time after they end: the replay's tail moved the watermark past them.
     return {"output": output, "summary": summary, "lines": lines, "chat": chat_ids, "other": other_ids,
             "rows": rows, "bad": bad, "tokens": tokens, "faults": faults}
 
@@ -225,7 +224,7 @@ def test_a_file_rotated_under_filebeat_loses_and_repeats_nothing(host, run):
 
 
 def test_aggregates_equal_the_rows(host, run):
-    # Every replayed channel has a minute the job closed, and every closed window equals a recount of its rows.
+    # Every replayed channel has windows, and every window equals a recount of its rows.
     report = e2e.closed_report(host, run["output"], set(e2e.Replay.channels()))
     assert report["mismatches"] == []
     assert report["duplicate_ids"] == 0

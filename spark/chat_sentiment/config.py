@@ -37,6 +37,8 @@ A complete file, with the defaults::
     quantize = false                           # transformers: int8 dynamic quantization
     batch_size = 32                            # transformers: texts per forward pass
     max_length = 128                           # transformers: tokens per text (longer texts are truncated)
+    runtime = "torch"                          # transformers: torch | onnx (onnx/model.onnx, see onnxmodel.py)
+    labels = []                                # transformers: each class index's sentiment, ["negative", "positive"]
 
     [spark]
     master = "local[*]"
@@ -60,6 +62,8 @@ from typing import Any
 
 SOURCES = ("twitch", "twitter")
 SCORERS = ("lexicon", "transformers")
+MODEL_RUNTIMES = ("torch", "onnx")
+SENTIMENTS = ("positive", "neutral", "negative")
 DEFAULT_TOPICS = {"twitch": "twitch-chat", "twitter": "twitter"}
 
 #: The Spark Kafka connector's jars (artifact id prefixes of ``<artifact>-<version>.jar``), and which of them
@@ -99,13 +103,21 @@ class ScorerSettings:
     quantize: bool = False
     batch_size: int = 32
     max_length: int = 128
+    runtime: str = "torch"
+    labels: tuple[str, ...] = ()
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`chat_sentiment.scorers.get_scorer` (besides name and model)."""
         if self.name != "transformers":
             return {}
-        return {"revision": self.revision or None, "quantize": self.quantize, "batch_size": self.batch_size,
-                "max_length": self.max_length}
+        options: dict[str, Any] = {"revision": self.revision or None, "quantize": self.quantize,
+                                   "batch_size": self.batch_size, "max_length": self.max_length}
+        # only when set, so the options of an unchanged configuration stay what they were
+        if self.runtime != "torch":
+            options["runtime"] = self.runtime
+        if self.labels:
+            options["labels"] = list(self.labels)
+        return options
 
 
 @dataclass(frozen=True)
@@ -247,6 +259,25 @@ def _as_scorer(value: Any, where: str) -> str:
     return name
 
 
+def _as_runtime(value: Any, where: str) -> str:
+    name = _as_str(value, where).lower()
+    if name not in MODEL_RUNTIMES:
+        raise ConfigError(f"{where}: unknown runtime {name!r}; choose {' or '.join(MODEL_RUNTIMES)}")
+    return name
+
+
+def _as_labels(value: Any, where: str) -> tuple[str, ...]:
+    """A label map: one of positive/neutral/negative per class index of the model, at least two."""
+    labels = tuple(label.lower() for label in _as_list(value, where))
+    wrong = [label for label in labels if label not in SENTIMENTS]
+    if wrong:
+        raise ConfigError(f"{where}: {wrong[0]!r} is not a sentiment; give one of {', '.join(SENTIMENTS)} per class "
+                          "index of the model, e.g. [\"negative\", \"positive\"]")
+    if len(labels) == 1:
+        raise ConfigError(f"{where}: a label map needs one entry per class of the model (at least two), got {value!r}")
+    return labels
+
+
 def _as_offsets(value: Any, where: str) -> str:
     text = _as_str(value, where)
     if text in ("earliest", "latest"):
@@ -300,6 +331,8 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("scorer", "quantize"): _as_bool,
     ("scorer", "batch_size"): lambda v, w: _as_int(v, w, 1),
     ("scorer", "max_length"): lambda v, w: _as_int(v, w, 8),
+    ("scorer", "runtime"): _as_runtime,
+    ("scorer", "labels"): _as_labels,
     ("spark", "master"): _as_str,
     ("spark", "app_name"): _as_str,
     ("spark", "jars"): _as_list,
@@ -338,6 +371,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_QUANTIZE": ("scorer", "quantize"),
     "CHAT_SENTIMENT_BATCH_SIZE": ("scorer", "batch_size"),
     "CHAT_SENTIMENT_MAX_LENGTH": ("scorer", "max_length"),
+    "CHAT_SENTIMENT_MODEL_RUNTIME": ("scorer", "runtime"),
+    "CHAT_SENTIMENT_MODEL_LABELS": ("scorer", "labels"),
     "CHAT_SENTIMENT_SPARK_MASTER": ("spark", "master"),
     "CHAT_SENTIMENT_SPARK_APP_NAME": ("spark", "app_name"),
     "CHAT_SENTIMENT_JARS": ("spark", "jars"),

@@ -1,27 +1,30 @@
 """Scorer throughput in messages per second, printed as tables (a measurement, never a test).
 
-    python scripts/bench_scorers.py [--tsv ../shared/data/korean_reviews_dev.tsv] [--chat 20000] [--repeat 5]
-                                    [--batch-sizes 1,8,32,64] [--transformers-messages 256] [--skip-transformers]
+    python -m scripts.bench_scorers [--tsv ../shared/data/korean_reviews_dev.tsv] [--chat 20000] [--repeat 5]
+                                       [--batch-sizes 1,64] [--transformers-messages 256] [--max-length 64]
+                                       [--sizes minilm,base] [--skip-lexicon] [--skip-transformers]
 
 1. ``lexicon`` side by side with vaderSentiment on the same messages: the 20,000 Korean reviews of the TSV and a
    generated chat corpus (Twitch-style lines: emotes, Korean chat slang, English, repetition), scored in batches of
    512. The two scorers run alternately, ``--repeat`` times each, and the best run of each counts, so a busy host
    slows both alike; the ratio is the number to compare across hosts.
-2. ``transformers`` through the job's own scorer (tokenizer + model + label mapping) with XLM-RoBERTa-base's
-   architecture (the shape of the default production model, cardiffnlp/twitter-xlm-roberta-base-sentiment) and
-   random weights -- the hub is out of reach; speed does not depend on the weights. The tokenizer is trained on the
-   benchmark's own texts with the ``tokenizers`` library (Unigram, SentencePiece-style), so token counts are
-   close to, not equal to, the real model's; the table prints the mean tokens per message. fp32 and torch int8
-   dynamic quantization, at each batch size, texts truncated to 128 tokens. The model is built in a temporary
-   directory (about 1.1 GB) and loaded with ``get_scorer("transformers", model=DIR)``.
+2. ``transformers`` through the job's own scorer (tokenizer + model + label mapping), side by side in one run:
+   fp32 PyTorch, ONNX Runtime fp32 and ONNX Runtime with dynamic int8 weights (``chat_sentiment.onnxmodel``), for
+   a MiniLM-sized and an XLM-RoBERTa-base-sized architecture with random weights (``scripts.localmodel``; the hub
+   is out of reach, and speed does not depend on the weights), at batch 1 (a message's latency) and 64 (the
+   job's throughput). The tokenizer is trained on the benchmark's own texts (Unigram, SentencePiece-style), so
+   token counts are close to, not equal to, the real model's; the table prints the mean tokens per message and
+   the load average before and after each row (the machine may be shared). Models are built in temporary
+   directories (the base one about 1.1 GB, plus its ONNX copies).
 
-Numbers depend on the host: the script prints its CPU count and torch's thread count. On a shared machine, run it
-twice and compare.
+Numbers depend on the host: the script prints its CPU count, torch's thread count and the load average. On a
+shared machine, run it twice and compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import random
@@ -94,46 +97,70 @@ def lexicon_vs_vader(corpora: dict[str, list[str]], repeat: int) -> str:
                  ("corpus", "messages", "lexicon", "vaderSentiment", "lexicon/VADER"), rows)
 
 
-def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: int, threads: int | None,
-                       repeat: int) -> str:
+#: The architectures measured (scripts.localmodel sizes): the default production model's and a small one's.
+ARCHITECTURES = {"minilm": "MiniLM-L12-H384 (multilingual MiniLM's shape)",
+                 "base": "XLM-RoBERTa-base (the default model's shape)"}
+#: (label, scorer options): fp32 PyTorch, ONNX Runtime fp32, ONNX Runtime with dynamic int8 weights.
+VARIANTS = (("torch fp32", {"runtime": "torch"}), ("onnx fp32", {"runtime": "onnx"}),
+            ("onnx int8", {"runtime": "onnx", "quantize": True}))
+
+
+def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: int, *, repeat: int,
+                       max_length: int, sizes: Sequence[str]) -> str:
     import torch  # noqa: PLC0415 - optional
-    from chat_sentiment.localmodel import build_model  # noqa: PLC0415
+    from chat_sentiment.onnxmodel import export  # noqa: PLC0415
     from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
-    hf_logging.disable_progress_bar()
-    # torch.ao dynamic quantization still works in torch 2.13 but warns that torchao replaces it
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message="torch.quantize_per_tensor")
+    from scripts.localmodel import build_model  # noqa: PLC0415
 
-    if threads:
-        torch.set_num_threads(threads)
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore")
     sample = texts[:messages]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-xlmr-base-") as folder:
-        started = time.perf_counter()
-        path = build_model(folder, texts, size="base", vocab_size=16000)
-        build_s = time.perf_counter() - started
-        for quantize in (False, True):
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as folder:
             started = time.perf_counter()
-            scorer = get_scorer("transformers", model=str(path), quantize=quantize, max_length=128)
-            load_s = time.perf_counter() - started
-            tokens = [len(ids) for ids in scorer.tokenizer(sample, truncation=True, max_length=128)["input_ids"]]
-            params = sum(p.numel() for p in scorer.model.parameters())
-            for batch in batch_sizes:
-                scorer.batch_size = batch
-                scorer.score_batch(sample[:batch])  # warm-up
-                elapsed = float("inf")
-                for _ in range(repeat):  # best of: other processes on the host only ever slow a run down
-                    started = time.perf_counter()
-                    scorer.score_batch(sample)
-                    elapsed = min(elapsed, time.perf_counter() - started)
-                rows.append(("int8 dynamic" if quantize else "fp32", batch, f"{len(sample) / elapsed:,.1f}",
-                             f"{1000 * elapsed / len(sample):.1f}", f"{sum(tokens) / len(tokens):.1f}",
-                             f"{load_s:.1f}", f"{params / 1e6:.0f}M" if params else "-"))
-    title = (f"transformers: XLM-RoBERTa-base architecture, random weights ({len(sample)} chat messages in "
-             f"arrival order, best of {repeat}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-             f"model built in {build_s:.0f}s)")
-    return table(title, ("weights", "batch", "messages/s", "ms/message", "tokens/msg", "load s", "params*"), rows)
+            path = build_model(folder, texts, size=size, vocab_size=16000)
+            export(path)
+            prep_s = time.perf_counter() - started
+            mb = {name: (Path(folder) / rel).stat().st_size / 2**20
+                  for name, rel in (("torch fp32", "model.safetensors"), ("onnx fp32", "onnx/model.onnx"),
+                                    ("onnx int8", "onnx/model_quantized.onnx"))}
+            for label, options in VARIANTS:
+                started = time.perf_counter()
+                scorer = get_scorer("transformers", model=str(path), max_length=max_length, **options)
+                load_s = time.perf_counter() - started
+                tokens = [len(ids) for ids in scorer.tokenizer(sample, truncation=True,  # type: ignore[attr-defined]
+                                                               max_length=max_length)["input_ids"]]
+                for batch in batch_sizes:
+                    scorer.batch_size = batch  # type: ignore[attr-defined]
+                    scorer.score_batch(sample[:batch])  # warm-up
+                    elapsed = float("inf")
+                    load_before = os.getloadavg()[0]
+                    for _ in range(repeat):  # best of: other processes on the host only ever slow a run down
+                        started = time.perf_counter()
+                        scorer.score_batch(sample)
+                        elapsed = min(elapsed, time.perf_counter() - started)
+                    per_batch_ms = 1000 * elapsed / math.ceil(len(sample) / batch)
+                    rows.append((size, label, batch, f"{len(sample) / elapsed:,.1f}",
+                                 f"{1000 * elapsed / len(sample):.1f}", f"{per_batch_ms:,.0f}",
+                                 f"{sum(tokens) / len(tokens):.1f}", f"{mb[label]:,.0f}", f"{load_s:.1f}",
+                                 f"{load_before:.1f}/{os.getloadavg()[0]:.1f}"))
+                del scorer
+            print(f"  ({size}: model built and exported in {prep_s:.0f}s)", file=sys.stderr)
+    title = (f"transformers scorer, random weights ({len(sample)} chat messages, sorted into batches by length, "
+             f"max_length {max_length}, best of {repeat}; torch {torch.__version__} with {torch.get_num_threads()} "
+             f"threads, onnxruntime {_version('onnxruntime')}). "
+             + "; ".join(f"{k} = {v}" for k, v in ARCHITECTURES.items() if k in sizes))
+    return table(title, ("model", "runtime", "batch", "messages/s", "ms/message", "ms/batch", "tokens/msg",
+                         "file MB", "load s", "load avg before/after"), rows)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return version(package)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,11 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tsv", default=str(DEFAULT_TSV), help="labelled TSV (id, text, label)")
     parser.add_argument("--chat", type=int, default=20_000, help="generated chat messages")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--batch-sizes", default="1,8,32,64")
-    parser.add_argument("--transformers-messages", type=int, default=128)
+    parser.add_argument("--batch-sizes", default="1,64")
+    parser.add_argument("--transformers-messages", type=int, default=256)
     parser.add_argument("--transformers-repeat", type=int, default=2)
+    parser.add_argument("--max-length", type=int, default=64, help="the token cap (chat: a few tokens a message)")
+    parser.add_argument("--sizes", default="minilm,base", help="architectures: minilm, base (scripts.localmodel)")
     parser.add_argument("--skip-lexicon", action="store_true")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args(argv)
 
@@ -158,12 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(lexicon_vs_vader({"korean reviews (TSV)": reviews, "generated chat": chat}, args.repeat))
     if not args.skip_transformers:
         print()
-        sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
-        print(transformers_table(chat + reviews[:2000], sizes, args.transformers_messages, args.threads,
-                                 args.transformers_repeat))
-        print(f"load average after: {os.getloadavg()[0]:.1f}")
-        print("* int8 dynamic quantization stores Linear weights packed; the parameter count shows what torch still "
-              "lists as parameters (embeddings, norms).")
+        batches = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
+        architectures = [z.strip() for z in args.sizes.split(",") if z.strip()]
+        print(transformers_table(chat + reviews[:2000], batches, args.transformers_messages,
+                                 repeat=args.transformers_repeat, max_length=args.max_length, sizes=architectures))
+        print(f"load average after: {os.getloadavg()[0]:.1f} (1 min), CPUs {os.cpu_count()}")
     return 0
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import socket
+import ssl
 import tempfile
 import time
 import urllib.error
@@ -35,6 +38,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 LOGS = Path(os.environ.get("CHAT_SENTIMENT_CACHE", "/var/cache/chat-sentiment")) / "logs"
 # The page's own threshold (dashboard.js STALE_MS) is 60 s without a finished batch.
 STALE_WITHIN_S = 240
+# The httpd role's default httpd_tls_dir: the certificate the tests trust, the key whose mode they check.
+TLS_DIR = "/etc/chat-sentiment/tls"
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Browser:
         profile = tempfile.TemporaryDirectory(prefix="chat-dashboard-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
+        # The web host's self-signed certificate when TLS is on (the site's checks verify it properly: fetch()).
+        options.accept_insecure_certs = url.startswith("https:")
         for flag in [*FLAGS, f"--user-data-dir={profile.name}"]:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -106,10 +113,19 @@ class Browser:
         return path
 
 
-def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and body of one request from the controller; HTTP errors are answers."""
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer of its own (an HTTPError with its status and Location)
+
+
+def fetch(url: str, method: str = "GET", cafile: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of one request from the controller; HTTP errors and redirects
+    are answers. HTTPS is verified against ``cafile`` (the web host's self-signed certificate)."""
     request = urllib.request.Request(url, method=method)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    handlers: list[Any] = [urllib.request.ProxyHandler({}), _NoRedirect()]
+    if cafile:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=15) as response:
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
@@ -143,15 +159,35 @@ class Bed:
     output: str = ""
     browser: Browser | None = None
     first: dict[str, Any] | None = None
+    url: str = ""  # the page: https:// when plain HTTP redirects there (httpd_tls), else http://
+    cafile: str | None = None  # the web host's certificate, when TLS is on
 
     @property
-    def url(self) -> str:
-        return f"http://{self.web.ansible.get_variables()['ansible_host']}/"
+    def address(self) -> str:
+        return self.web.ansible.get_variables()["ansible_host"]
+
+    def get(self, url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        return fetch(url, method, self.cafile)
+
+
+def find_site(bed: Bed) -> None:
+    """The page's URL: where plain HTTP redirects to HTTPS, the HTTPS one, trusting the web host's certificate."""
+    plain = f"http://{bed.address}/"
+    status, headers, _ = fetch(plain)
+    if status in (301, 302, 308) and headers.get("location", "").startswith("https://"):
+        bed.url = headers["location"]
+        certificate = bed.web.check_output(f"cat {TLS_DIR}/chat-sentiment.crt")
+        with tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False) as handle:
+            handle.write(certificate + "\n")
+        bed.cafile = handle.name
+    else:
+        bed.url = plain
 
 
 def start(bed: Bed) -> Bed:
     """Chat replayed on the shipper until each of its channels has a closed minute; the page opened."""
     bed.output = e2e.job_settings(bed.job)["output_dir"]
+    find_site(bed)
     replay = e2e.Replay(bed.shipper, speed=8, tail=30)
     replay.start()
     replay.wait()
@@ -261,12 +297,12 @@ def no_console_errors(bed: Bed) -> None:
 def only_the_dashboard_is_served(bed: Bed) -> None:
     """The page and its two documents, with the security headers; the job's tables, dead letters and their
     metadata are 403 or 404 under every URL that could lead there, and no folder is listed."""
-    status, headers, page = fetch(bed.url)
+    status, headers, page = bed.get(bed.url)
     assert status == 200 and b"dashboard.js" in page, (status, page[:300])
     csp = headers.get("content-security-policy", "")
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp, csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp, csp
     assert headers.get("x-content-type-options") == "nosniff" and headers.get("referrer-policy") == "no-referrer"
-    status, headers, body = fetch(bed.url + "data/snapshot.json")
+    status, headers, body = bed.get(bed.url + "data/snapshot.json")
     assert status == 200 and headers["content-type"].startswith("application/json"), status
     assert b'"channels"' in body and "content-security-policy" in headers
     # Every file of the job's tables (metadata first), under the old alias, the data path and the root.
@@ -281,12 +317,79 @@ def only_the_dashboard_is_served(bed: Bed) -> None:
             url = bed.url + prefix + path
             if url in (bed.url, bed.url + "data/snapshot.json"):
                 continue
-            status, _, body = fetch(url)
+            status, _, body = bed.get(url)
             tried.append(url)
             # A path that httpd normalizes to / (data/%2e%2e/) is the page itself; anything else is refused.
             assert status in (403, 404) or (status, body) == (200, page), f"{url} answered {status}: {body[:200]!r}"
             assert b"<title>Index of" not in body
     assert len(tried) > 20
+
+
+def the_site_is_hardened(bed: Bed) -> dict[str, Any]:
+    """The headers on every answer (HSTS only over TLS), the server's name without its version, no listing even of
+    a folder made in the document root, no other method than GET/HEAD, nothing of what the distribution serves
+    (Debian's /icons/); with TLS: plain HTTP only redirects, the certificate verifies for the host's address, TLS
+    below 1.2 is refused, the key is root's 0600 and its text is in no journal or httpd log. What it saw."""
+    tls = bed.url.startswith("https:")
+    probe = "/var/www/html/listing-probe"
+    bed.web.check_output(f"mkdir -p {probe} && echo probe > {probe}/file.txt")
+    try:
+        answers = {path: bed.get(bed.url + path) for path in
+                   ("", "data/health.json", "listing-probe/", "listing-probe/file.txt", "icons/",
+                    "icons/README", "server-status", "no-such-page")}
+    finally:
+        bed.web.check_output(f"rm -rf {probe}")
+    for path, (status, headers, body) in answers.items():
+        csp = headers.get("content-security-policy", "")
+        assert {"default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'",
+                "base-uri 'none'"} <= {d.strip() for d in csp.split(";")}, (path, csp)
+        assert "unsafe" not in csp and "*" not in csp, (path, csp)
+        assert (headers.get("x-content-type-options"), headers.get("referrer-policy"),
+                headers.get("x-frame-options")) == ("nosniff", "no-referrer", "DENY"), (path, headers)
+        assert headers.get("server") == "Apache", (path, headers.get("server"))
+        assert ("strict-transport-security" in headers) == tls, (path, headers)
+        if path not in ("", "data/health.json"):
+            assert status in (403, 404), (path, status, body[:200])
+            assert b"Index of" not in body and b"probe" not in body and b"Apache/" not in body, (path, body[:200])
+    # health.json: 204 from the feed until the job has written it.
+    assert answers[""][0] == 200 and answers["data/health.json"][0] in (200, 204), answers["data/health.json"][0]
+    for method in ("POST", "PUT", "DELETE", "TRACE", "OPTIONS"):
+        status = bed.get(bed.url, method=method)[0]
+        assert status in (403, 405), (method, status)
+    saw: dict[str, Any] = {"tls": tls, "statuses": {p: a[0] for p, a in answers.items()}}
+    if not tls:
+        return saw
+    assert int(max_age := answers[""][1]["strict-transport-security"].split("=")[1]) >= 86400, max_age
+    status, headers, _ = fetch(f"http://{bed.address}/data/snapshot.json?x=1")
+    assert status == 301 and headers["location"] == bed.url + "data/snapshot.json?x=1", (status, headers)
+    port = int(bed.url.split(":")[2].split("/")[0]) if bed.url.count(":") > 1 else 443
+    context = ssl.create_default_context(cafile=bed.cafile)
+    with socket.create_connection((bed.address, port), timeout=15) as raw, \
+            context.wrap_socket(raw, server_hostname=bed.address) as tls_socket:
+        saw["protocol"] = tls_socket.version()
+    assert saw["protocol"] in ("TLSv1.2", "TLSv1.3"), saw
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    with contextlib.suppress(ValueError, ssl.SSLError):
+        old.set_ciphers("DEFAULT:@SECLEVEL=0")
+        old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((ssl.SSLError, ConnectionResetError)) as refused, \
+            socket.create_connection((bed.address, port), 15) as raw:
+        old.wrap_socket(raw).close()
+    # The server refused it: the client did offer TLS 1.1 (no "no protocols available" on this side).
+    saw["tls11"] = str(refused.value)
+    assert "NO_PROTOCOLS_AVAILABLE" not in saw["tls11"].upper(), saw["tls11"]
+    key = bed.web.file(f"{TLS_DIR}/chat-sentiment.key")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600), (key.user, key.group, oct(key.mode))
+    # A line from the middle of the key (never the armour): in no journal and no httpd log.
+    body = [line for line in bed.web.check_output(f"cat {TLS_DIR}/chat-sentiment.key").splitlines()
+            if line and not line.startswith("-----")]
+    secret = body[len(body) // 2]
+    leaks = bed.web.run(f"journalctl --no-pager -q | grep -cF -- {shlex.quote(secret)}; "
+                        f"grep -rlF -- {shlex.quote(secret)} /var/log/apache2 /var/log/httpd 2>/dev/null")
+    assert leaks.stdout.split() == ["0"], leaks.stdout
+    return saw
 
 
 def feed_refuses_others(bed: Bed) -> None:
@@ -362,7 +465,12 @@ def test_the_feed_lets_in_the_web_host_only(bed: Bed) -> None:
     feed_refuses_others(bed)
 
 
+def test_the_site_is_hardened(bed: Bed) -> None:
+    the_site_is_hardened(bed)
+
+
 # In the order they run: the later ones need what the earlier ones saw on the page.
 TESTS = (test_every_replayed_channel_appears_without_console_errors, test_closed_minutes_show_the_reports_numbers,
          test_the_page_follows_a_new_minute_without_reload, test_the_health_strip_goes_stale_when_the_job_stops,
-         test_only_the_page_and_the_two_documents_are_served, test_the_feed_lets_in_the_web_host_only)
+         test_only_the_page_and_the_two_documents_are_served, test_the_feed_lets_in_the_web_host_only,
+         test_the_site_is_hardened)

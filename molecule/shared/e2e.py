@@ -289,10 +289,25 @@ def kill_and_wait(host, service: str, timeout: float = 300) -> dict[str, Any]:
             "restarts_after": int(run(host, f"systemctl show -p NRestarts --value {service}").strip() or 0)}
 
 
-SEND_RAW = r"""
+KAFKA_ADMIN_CONFIG = "/etc/kafka/admin.properties"
+# Defines admin_settings(): kafka-python's settings of the kafka role's admin identity (TLS and SCRAM), read on a
+# broker host from the root-only client settings the role writes; none when Kafka runs in plaintext.
+ADMIN_CLIENT = r"""
+import os, re
+def admin_settings(path="/etc/kafka/admin.properties"):
+    if not os.path.exists(path):
+        return {}
+    props = dict(line.split("=", 1) for line in open(path).read().splitlines() if "=" in line and line[0] != "#")
+    user, password = re.search(r'username="([^"]*)" password="([^"]*)"', props["sasl.jaas.config"]).groups()
+    return {"security_protocol": props["security.protocol"], "sasl_mechanism": props["sasl.mechanism"],
+            "sasl_plain_username": user, "sasl_plain_password": password,
+            "ssl_cafile": props["ssl.truststore.location"]}
+"""
+
+SEND_RAW = ADMIN_CLIENT + r"""
 import base64, json, sys
 from kafka import KafkaProducer
-producer = KafkaProducer(bootstrap_servers=sys.argv[1].split(","), acks="all")
+producer = KafkaProducer(bootstrap_servers=sys.argv[1].split(","), acks="all", **admin_settings())
 for value in json.loads(sys.argv[3]):
     producer.send(sys.argv[2], base64.b64decode(value), partition=0)
 producer.flush(60)

@@ -25,6 +25,10 @@
     The Spark Structured Streaming job (see :mod:`chat_sentiment.stream`; needs ``chat-sentiment[stream]``).
     ``--check`` validates the settings and the Kafka connector jars and prints them without starting Spark.
 
+``chat-sentiment report --output-dir DIR`` and ``chat-sentiment dead-letters --output-dir DIR``
+    The job's per-minute table (:mod:`chat_sentiment.report`); its dead letters, counted by reason, filtered by
+    reason, topic and time, or as ``parse --as-job`` input lines with ``--raw`` (:mod:`chat_sentiment.deadletters`).
+
 Exit status: 0 on success, 2 for bad arguments or a scorer that cannot start (the message names the cause).
 """
 
@@ -243,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Parsed by report.main (listed here for --help).
     sub.add_parser("report", help="per-channel, per-minute table of the job's output (--output-dir DIR)",
                    add_help=False)
+    sub.add_parser("dead-letters", add_help=False,
+                   help="the job's dead letters: counts by reason, filters, raw records for parse --as-job")
     return parser
 
 
@@ -251,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["report"]:
         from .report import main as report_main  # noqa: PLC0415 - pandas/pyarrow are optional dependencies
         return report_main(argv[1:])
+    if argv[:1] == ["dead-letters"]:
+        from .deadletters import main as dead_letters_main  # noqa: PLC0415 - pandas/pyarrow are optional
+        return dead_letters_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "evaluate":
         return evaluate_main([args.tsv, *(["--vader"] if args.vader else [])])

@@ -26,7 +26,12 @@ A complete file, with the defaults::
     max_offsets_per_trigger = 20000            # 0 = no limit
     scored_topic = "chat-sentiment-scored"     # "" = no Kafka output of the scored messages
     dead_letter_topic = ""                     # "" = dead letters only to Parquet
-    options = {}                               # more Kafka client options, e.g. {"kafka.security.protocol" = "SSL"}
+    options = {}                               # more Kafka client options ("kafka.<client setting>" = "...")
+    security_protocol = "PLAINTEXT"            # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    sasl_mechanism = "SCRAM-SHA-512"           # SASL_*: SCRAM-SHA-512 | SCRAM-SHA-256 | PLAIN
+    sasl_username = ""                         # SASL_*: the job's Kafka identity
+    sasl_password_file = ""                    # SASL_*: a file holding only its password (read at start)
+    ssl_truststore = ""                        # SSL, SASL_SSL: PEM file of the CA(s) the brokers' certificates chain to
 
     [scorer]
     name = "lexicon"                           # lexicon | transformers
@@ -35,6 +40,8 @@ A complete file, with the defaults::
     quantize = false                           # transformers: int8 dynamic quantization
     batch_size = 32                            # transformers: texts per forward pass
     max_length = 128                           # transformers: tokens per text (longer texts are truncated)
+    runtime = "torch"                          # transformers: torch | onnx (onnx/model.onnx, see onnxmodel.py)
+    labels = []                                # transformers: each class index's sentiment, ["negative", "positive"]
 
     [spark]
     master = "local[*]"
@@ -61,6 +68,8 @@ from typing import Any
 
 SOURCES = ("twitch", "twitter")
 SCORERS = ("lexicon", "transformers")
+MODEL_RUNTIMES = ("torch", "onnx")
+SENTIMENTS = ("positive", "neutral", "negative")
 DEFAULT_TOPICS = {"twitch": "twitch-chat", "twitter": "twitter"}
 
 #: The Spark Kafka connector's jars (artifact id prefixes of ``<artifact>-<version>.jar``), and which of them
@@ -92,6 +101,49 @@ class KafkaSettings:
     scored_topic: str = "chat-sentiment-scored"
     dead_letter_topic: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password_file: str = ""
+    ssl_truststore: str = ""
+
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def client_options(self) -> dict[str, str]:
+        """The Kafka client's security settings as Spark ``kafka.*`` options (the password read from its file now;
+        nothing for PLAINTEXT). Raises ConfigError naming the file it cannot read."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        options = {"kafka.security.protocol": self.security_protocol}
+        if self.uses_tls() and self.ssl_truststore:
+            options |= {"kafka.ssl.truststore.type": "PEM", "kafka.ssl.truststore.location": self.ssl_truststore}
+        if self.uses_sasl():
+            module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if self.sasl_mechanism == "PLAIN"
+                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
+            options |= {"kafka.sasl.mechanism": self.sasl_mechanism,
+                        "kafka.sasl.jaas.config": f'{module} required username="{_jaas_quote(self.sasl_username)}" '
+                                                  f'password="{_jaas_quote(self.sasl_password())}";'}
+        return options
+
+    def sasl_password(self) -> str:
+        """The password in ``sasl_password_file`` (surrounding whitespace stripped)."""
+        try:
+            password = Path(self.sasl_password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"kafka.sasl_password_file: cannot read {self.sasl_password_file}: "
+                              f"{exc.strerror or exc}") from None
+        if not password:
+            raise ConfigError(f"kafka.sasl_password_file: {self.sasl_password_file} is empty")
+        return password
+
+
+def _jaas_quote(text: str) -> str:
+    """``text`` inside a double-quoted JAAS option value."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 @dataclass(frozen=True)
@@ -102,13 +154,21 @@ class ScorerSettings:
     quantize: bool = False
     batch_size: int = 32
     max_length: int = 128
+    runtime: str = "torch"
+    labels: tuple[str, ...] = ()
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`chat_sentiment.scorers.get_scorer` (besides name and model)."""
         if self.name != "transformers":
             return {}
-        return {"revision": self.revision or None, "quantize": self.quantize, "batch_size": self.batch_size,
-                "max_length": self.max_length}
+        options: dict[str, Any] = {"revision": self.revision or None, "quantize": self.quantize,
+                                   "batch_size": self.batch_size, "max_length": self.max_length}
+        # only when set, so the options of an unchanged configuration stay what they were
+        if self.runtime != "torch":
+            options["runtime"] = self.runtime
+        if self.labels:
+            options["labels"] = list(self.labels)
+        return options
 
 
 @dataclass(frozen=True)
@@ -251,6 +311,25 @@ def _as_scorer(value: Any, where: str) -> str:
     return name
 
 
+def _as_runtime(value: Any, where: str) -> str:
+    name = _as_str(value, where).lower()
+    if name not in MODEL_RUNTIMES:
+        raise ConfigError(f"{where}: unknown runtime {name!r}; choose {' or '.join(MODEL_RUNTIMES)}")
+    return name
+
+
+def _as_labels(value: Any, where: str) -> tuple[str, ...]:
+    """A label map: one of positive/neutral/negative per class index of the model, at least two."""
+    labels = tuple(label.lower() for label in _as_list(value, where))
+    wrong = [label for label in labels if label not in SENTIMENTS]
+    if wrong:
+        raise ConfigError(f"{where}: {wrong[0]!r} is not a sentiment; give one of {', '.join(SENTIMENTS)} per class "
+                          "index of the model, e.g. [\"negative\", \"positive\"]")
+    if len(labels) == 1:
+        raise ConfigError(f"{where}: a label map needs one entry per class of the model (at least two), got {value!r}")
+    return labels
+
+
 def _as_offsets(value: Any, where: str) -> str:
     text = _as_str(value, where)
     if text in ("earliest", "latest"):
@@ -260,6 +339,22 @@ def _as_offsets(value: Any, where: str) -> str:
     except json.JSONDecodeError:
         raise ConfigError(f"{where}: expected earliest, latest or Spark's JSON offsets, got {value!r}") from None
     return text
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def _one_of(choices: Sequence[str]) -> Converter:
+    """A converter accepting one of ``choices`` (Kafka's upper-case names), in any case."""
+
+    def convert(value: Any, where: str) -> str:
+        text = _as_str(value, where).upper()
+        if text not in choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return convert
 
 
 def _as_topics(value: Any, where: str) -> dict[str, str]:
@@ -299,12 +394,19 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("kafka", "scored_topic"): _as_str,
     ("kafka", "dead_letter_topic"): _as_str,
     ("kafka", "options"): _as_mapping,
+    ("kafka", "security_protocol"): _one_of(SECURITY_PROTOCOLS),
+    ("kafka", "sasl_mechanism"): _one_of(SASL_MECHANISMS),
+    ("kafka", "sasl_username"): _as_str,
+    ("kafka", "sasl_password_file"): _as_str,
+    ("kafka", "ssl_truststore"): _as_str,
     ("scorer", "name"): _as_scorer,
     ("scorer", "model"): _as_str,
     ("scorer", "revision"): _as_str,
     ("scorer", "quantize"): _as_bool,
     ("scorer", "batch_size"): lambda v, w: _as_int(v, w, 1),
     ("scorer", "max_length"): lambda v, w: _as_int(v, w, 8),
+    ("scorer", "runtime"): _as_runtime,
+    ("scorer", "labels"): _as_labels,
     ("spark", "master"): _as_str,
     ("spark", "app_name"): _as_str,
     ("spark", "jars"): _as_list,
@@ -338,12 +440,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_KAFKA_SCORED_TOPIC": ("kafka", "scored_topic"),
     "CHAT_SENTIMENT_KAFKA_DEAD_LETTER_TOPIC": ("kafka", "dead_letter_topic"),
     "CHAT_SENTIMENT_KAFKA_OPTIONS": ("kafka", "options"),
+    "CHAT_SENTIMENT_KAFKA_SECURITY_PROTOCOL": ("kafka", "security_protocol"),
+    "CHAT_SENTIMENT_KAFKA_SASL_MECHANISM": ("kafka", "sasl_mechanism"),
+    "CHAT_SENTIMENT_KAFKA_SASL_USERNAME": ("kafka", "sasl_username"),
+    "CHAT_SENTIMENT_KAFKA_SASL_PASSWORD_FILE": ("kafka", "sasl_password_file"),
+    "CHAT_SENTIMENT_KAFKA_SSL_TRUSTSTORE": ("kafka", "ssl_truststore"),
     "CHAT_SENTIMENT_SCORER": ("scorer", "name"),
     "CHAT_SENTIMENT_MODEL": ("scorer", "model"),
     "CHAT_SENTIMENT_MODEL_REVISION": ("scorer", "revision"),
     "CHAT_SENTIMENT_QUANTIZE": ("scorer", "quantize"),
     "CHAT_SENTIMENT_BATCH_SIZE": ("scorer", "batch_size"),
     "CHAT_SENTIMENT_MAX_LENGTH": ("scorer", "max_length"),
+    "CHAT_SENTIMENT_MODEL_RUNTIME": ("scorer", "runtime"),
+    "CHAT_SENTIMENT_MODEL_LABELS": ("scorer", "labels"),
     "CHAT_SENTIMENT_SPARK_MASTER": ("spark", "master"),
     "CHAT_SENTIMENT_SPARK_APP_NAME": ("spark", "app_name"),
     "CHAT_SENTIMENT_JARS": ("spark", "jars"),
@@ -435,6 +544,12 @@ def validate(config: StreamConfig) -> None:
         raise ConfigError(f"an output topic is also an input topic: {sorted(outputs & set(topics))}")
     if not config.spark.jars:
         raise ConfigError("spark.jars (CHAT_SENTIMENT_JARS) is empty: the Kafka connector jars are needed")
+    kafka = config.kafka
+    if kafka.uses_sasl() and not (kafka.sasl_username and kafka.sasl_password_file):
+        raise ConfigError(f"kafka.security_protocol {kafka.security_protocol} needs kafka.sasl_username and "
+                          "kafka.sasl_password_file (CHAT_SENTIMENT_KAFKA_SASL_USERNAME, ..._SASL_PASSWORD_FILE)")
+    if kafka.uses_sasl():
+        kafka.sasl_password()  # readable and not empty, or a ConfigError naming the file
 
 
 def describe(config: StreamConfig) -> dict[str, Any]:

@@ -69,6 +69,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -205,7 +206,7 @@ def read_kafka(spark: SparkSession, cfg: config.StreamConfig) -> DataFrame:
               .option("failOnDataLoss", str(cfg.kafka.fail_on_data_loss).lower()))
     if cfg.kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(cfg.kafka.max_offsets_per_trigger))
-    for key, value in cfg.kafka.options.items():
+    for key, value in {**cfg.kafka.client_options(), **cfg.kafka.options}.items():  # TLS and SASL, then extras
         reader = reader.option(key, value)
     return reader.load().select(*frames.KAFKA_COLUMNS)
 
@@ -467,7 +468,7 @@ class StreamJob:
         """A batch's rows (``value`` and maybe ``key``) to a Kafka topic."""
         writer = (df.write.format("kafka")
                   .option("kafka.bootstrap.servers", self.cfg.kafka.bootstrap_servers).option("topic", topic))
-        for key, value in self.cfg.kafka.options.items():
+        for key, value in {**self.cfg.kafka.client_options(), **self.cfg.kafka.options}.items():
             if key.startswith("kafka."):
                 writer = writer.option(key, value)
         writer.save()
@@ -679,27 +680,32 @@ def _servers(bootstrap: str) -> list[tuple[str, int]]:
     return out
 
 
-def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> str | None:
-    """None if a TCP connection to one of the bootstrap servers succeeds, else what went wrong with each."""
+def kafka_reachable(bootstrap: str, timeout: float = 5.0, cafile: str = "") -> str | None:
+    """None if a TCP connection to one of the bootstrap servers succeeds (and, with ``cafile``, a TLS handshake
+    whose certificate chains to that CA and names the host), else what went wrong with each."""
     problems = []
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
     for host, port in _servers(bootstrap):
         try:
-            with socket.create_connection((host, port), timeout=timeout):
+            with socket.create_connection((host, port), timeout=timeout) as sock:
+                if tls is not None:
+                    with tls.wrap_socket(sock, server_hostname=host):
+                        pass
                 return None
-        except OSError as exc:
-            problems.append(f"{host}:{port}: {exc.strerror or exc}")
+        except (OSError, ssl.SSLError) as exc:
+            problems.append(f"{host}:{port}: {getattr(exc, 'strerror', None) or exc}")
     return "; ".join(problems) or f"no host:port in {bootstrap!r}"
 
 
 def wait_for_kafka(bootstrap: str, stopping: threading.Event, retry: float = KAFKA_RETRY_S,
-                   log_every: float = KAFKA_LOG_EVERY_S) -> bool:
+                   log_every: float = KAFKA_LOG_EVERY_S, cafile: str = "") -> bool:
     """Wait until Kafka accepts connections (True), saying so in the log while it does not, or until ``stopping``
     is set (False). A job started while Kafka is down waits instead of failing, so systemd never sees a crash loop
     for it."""
     started = time.monotonic()
     last_log = -log_every
     while True:
-        problem = kafka_reachable(bootstrap)
+        problem = kafka_reachable(bootstrap, cafile=cafile)
         if problem is None:
             if time.monotonic() - started > retry:
                 log.info("Kafka is reachable at %s after %.0fs: starting", bootstrap, time.monotonic() - started)
@@ -751,7 +757,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if not wait_for_kafka(cfg.kafka.bootstrap_servers, stopping):
+    if not wait_for_kafka(cfg.kafka.bootstrap_servers, stopping,
+                          cafile=cfg.kafka.ssl_truststore if cfg.kafka.uses_tls() else ""):
         log.info("stopped while waiting for Kafka")
         return 0
     spark = build_session(cfg, jars)

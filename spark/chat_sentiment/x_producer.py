@@ -396,6 +396,22 @@ def encode_value(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+#: The environment variable holding the SASL password (the service's root-only EnvironmentFile), so the
+#: configuration file holds no secret.
+KAFKA_PASSWORD_ENV = "X_PRODUCER_KAFKA_PASSWORD"
+_SECURITY_PREFIXES = ("security_", "sasl_", "ssl_")
+
+
+def security_settings(kafka: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The TLS and SASL settings of ``kafka`` (kafka-python's names), which the producer and the recovery consumer
+    share, with the password from :data:`KAFKA_PASSWORD_ENV` when it is set."""
+    environ = os.environ if environ is None else environ
+    settings = {key: value for key, value in kafka.items() if key.startswith(_SECURITY_PREFIXES)}
+    if environ.get(KAFKA_PASSWORD_ENV):
+        settings["sasl_plain_password"] = environ[KAFKA_PASSWORD_ENV]
+    return settings
+
+
 class KafkaSink:
     """Sends records and returns only once every one is acknowledged by all in-sync replicas."""
 
@@ -411,6 +427,8 @@ class KafkaSink:
             "client_id": "chat-sentiment-x-producer",
         }
         settings.update(config.kafka)
+        self.security = security_settings(config.kafka)
+        settings.update(self.security)
         self.topic = config.topic
         self.bootstrap = list(config.bootstrap_servers)
         self.producer = KafkaProducer(**settings)
@@ -427,7 +445,7 @@ class KafkaSink:
         from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 client_id="chat-sentiment-x-producer-recovery")
+                                 client_id="chat-sentiment-x-producer-recovery", **self.security)
         try:
             consumer.topics()
             partitions = [TopicPartition(self.topic, p) for p in consumer.partitions_for_topic(self.topic) or ()]

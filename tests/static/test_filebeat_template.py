@@ -87,7 +87,9 @@ def playbook(out: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("filebeat-template")
-    inventory = {"all": {**INVENTORY["all"], "vars": yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())}}
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    # The generated Kafka password of the default (kafka_security sasl_ssl) goes to this test's folder.
+    inventory = {"all": {**INVENTORY["all"], "vars": {**defaults, "chat_sentiment_pki_dir": str(work / "pki")}}}
     (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (work / "play.yml").write_text(yaml.safe_dump(playbook(work)))
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
@@ -99,10 +101,21 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: work / f"{name}.yml" for name in ("fb-group", "fb-override")}
 
 
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
 def load(path: Path) -> dict[str, Any]:
     config = yaml.safe_load(path.read_text())
     assert isinstance(config, dict)
     return config
+
+
+def test_kafka_output_uses_tls_and_scram_by_default(rendered: dict[str, Path]) -> None:
+    kafka = load(rendered["fb-group"])["output"]["kafka"]
+    assert kafka["ssl"] == {"enabled": True, "certificate_authorities": ["/etc/filebeat/kafka-ca.pem"],
+                            "verification_mode": "full"}
+    assert kafka["sasl"] == {"mechanism": "SCRAM-SHA-512"} and kafka["username"] == "filebeat"
+    assert len(kafka["password"]) == 32
 
 
 def test_renders_yaml_with_the_pipeline_settings(rendered: dict[str, Path]) -> None:
@@ -172,7 +185,11 @@ def test_mirror_filebeat_accepts_the_rendered_config(rendered: dict[str, Path], 
     with tarfile.open(tarball) as archive:
         archive.extractall(tmp_path, filter="data")
     home = tmp_path / filebeat.top_dir()
-    for host, config in rendered.items():
+    for host, rendered_config in rendered.items():
+        # Filebeat opens the Kafka CA file the role puts on the host; here any PEM bundle stands in for it.
+        config = tmp_path / f"{host}.yml"
+        config.write_text(rendered_config.read_text().replace("/etc/filebeat/kafka-ca.pem", SYSTEM_CA_BUNDLE))
+        config.chmod(0o600)
         result = subprocess.run(
             [str(home / "filebeat"), "test", "config", "-c", str(config), "--path.home", str(home),
              "--path.data", str(tmp_path / host / "data"), "--path.logs", str(tmp_path / host / "logs")],

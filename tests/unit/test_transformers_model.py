@@ -14,8 +14,9 @@ if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transf
     pytest.skip("torch and transformers are not installed", allow_module_level=True)
 
 from chat_sentiment.cli import main as cli_main
-from chat_sentiment.localmodel import build_model
 from chat_sentiment.scorers import TransformersScorer, get_scorer
+
+from scripts.localmodel import build_model
 
 
 def _import_torch_dynamo() -> None:

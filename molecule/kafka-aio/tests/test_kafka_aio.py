@@ -14,7 +14,13 @@ RUN_CLASS = "/usr/local/bin/kafka-run-class"
 UPGRADE_STATE = "/var/lib/molecule-upgrade.json"
 
 
+ADMIN_CONFIG = "/etc/kafka/admin.properties"  # the admin identity's TLS and SCRAM settings (root only)
+CONFIG_FLAGS = {"kafka.tools.ConsoleProducer": "--producer.config", "kafka.tools.ConsoleConsumer": "--consumer.config"}
+
+
 def run_class(host, *args: str, stdin: str | None = None):
+    if host.file(ADMIN_CONFIG).exists:
+        args = (*args, CONFIG_FLAGS.get(args[0], "--command-config"), ADMIN_CONFIG)
     command = RUN_CLASS + " %s" * len(args)
     if stdin is not None:
         command = "printf '%%s\\n' %s | " + command

@@ -52,8 +52,10 @@ def bootstrap(names: list[str]) -> str:
 
 def partition(alive: list[str]) -> dict[str, str]:
     """Partition 0 of twitch-chat as an alive broker describes it: Leader, Replicas, Isr (broker ids)."""
-    described = node(alive[0]).run(RUN_CLASS + " %s %s %s %s %s %s", "kafka.admin.TopicCommand",
-                                   "--bootstrap-server", bootstrap(alive), "--describe", "--topic", TOPIC)
+    args = ["kafka.admin.TopicCommand", "--bootstrap-server", bootstrap(alive), "--describe", "--topic", TOPIC]
+    if node(alive[0]).file(e2e.KAFKA_ADMIN_CONFIG).exists:
+        args += ["--command-config", e2e.KAFKA_ADMIN_CONFIG]
+    described = node(alive[0]).run(RUN_CLASS + " %s" * len(args), *args)
     for line in described.stdout.splitlines():
         fields = {k.strip(): v.strip() for k, v in (p.split(":", 1) for p in line.strip().split("\t") if ":" in p)}
         if fields.get("Partition") == "0":

@@ -35,7 +35,13 @@ def bootstrap(names: list[str]) -> str:
     return ",".join(f"{address(name)}:9092" for name in names)
 
 
+ADMIN_CONFIG = "/etc/kafka/admin.properties"  # the admin identity's TLS and SCRAM settings (root only)
+CONFIG_FLAGS = {"kafka.tools.ConsoleProducer": "--producer.config", "kafka.tools.ConsoleConsumer": "--consumer.config"}
+
+
 def run_class(host, *args: str, stdin: str | None = None):
+    if host.file(ADMIN_CONFIG).exists:
+        args = (*args, CONFIG_FLAGS.get(args[0], "--command-config"), ADMIN_CONFIG)
     command = RUN_CLASS + " %s" * len(args)
     if stdin is not None:
         return host.run("printf '%%s\\n' %s | " + command, stdin, *args)

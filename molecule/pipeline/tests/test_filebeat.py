@@ -59,8 +59,9 @@ def append(host, channel: str, lines: list[str]) -> None:
 
 def consume(host) -> list[str]:
     """Every value on the topic's one partition (no consumer group; it stops 10 s after the last record)."""
+    admin = ["--consumer.config", e2e.KAFKA_ADMIN_CONFIG] if host.file(e2e.KAFKA_ADMIN_CONFIG).exists else []
     result = host.run(RUN_CLASS + " kafka.tools.ConsoleConsumer --bootstrap-server %s --topic %s --partition 0"
-                      " --offset earliest --timeout-ms 10000", bootstrap(host), TOPIC)
+                      " --offset earliest --timeout-ms 10000" + " %s" * len(admin), bootstrap(host), TOPIC, *admin)
     # The console consumer ends on its timeout by logging a TimeoutException as an ERROR; anything else is one.
     errors = [line for line in result.stderr.splitlines()
               if "ERROR" in line and "terminating consumer process" not in line]

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+import e2e
 from chat_events import TZ, ChatLog, Sent, chat_line, make_events
 
 VENV = "/opt/spark/venv"
@@ -48,11 +50,11 @@ for table in sys.argv[2:]:
     out[table] = json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
 print(json.dumps(out))
 """
-PRODUCE = r"""
+PRODUCE = e2e.ADMIN_CLIENT + r"""
 import base64, json, sys
 from kafka import KafkaProducer
 values = [base64.b64decode(v) for v in json.load(open(sys.argv[3]))]
-producer = KafkaProducer(bootstrap_servers=sys.argv[1], acks="all", linger_ms=0)
+producer = KafkaProducer(bootstrap_servers=sys.argv[1], acks="all", linger_ms=0, **admin_settings())
 sent = [producer.send(sys.argv[2], value) for value in values]
 producer.flush()
 print(json.dumps([[m.partition, m.offset] for m in (f.get(timeout=60) for f in sent)]))

@@ -58,7 +58,7 @@ def running(host, service: str) -> tuple[bool, bool]:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
-    from chat_sentiment.localmodel import build_model  # noqa: PLC0415 - transformers is heavy, load it here only
+    from scripts.localmodel import build_model  # noqa: PLC0415 - transformers is heavy, load it here only
 
     out = tmp_path_factory.mktemp("tiny-sentiment-model")
     build_model(out, ["PogChamp that was insane", "노잼 ResidentSleeper", "ㅋㅋㅋㅋ 개꿀잼", "gg wp",

@@ -16,6 +16,7 @@ import testinfra
 
 RUN_CLASS = "/usr/local/bin/kafka-run-class"
 UPGRADE_STATE = "/var/lib/molecule-upgrade.json"
+ADMIN_CONFIG = "/etc/kafka/admin.properties"
 DEFAULT_VERSION = "3.0.0"
 DECLARED_TOPICS = {"twitch-chat": 1, "twitter": 1}  # the kafka role's default topics and their partitions
 
@@ -48,6 +49,15 @@ def run_class(host, *args: str):
     return host.run(RUN_CLASS + " %s" * len(args), *args)
 
 
+def admin_args(host, flag: str = "--command-config") -> list[str]:
+    """The admin identity's client settings (kafka_security sasl_ssl), none in plaintext mode."""
+    return [flag, ADMIN_CONFIG] if host.file(ADMIN_CONFIG).exists else []
+
+
+def protocol(host) -> str:
+    return "SASL_SSL" if host.file(ADMIN_CONFIG).exists else "PLAINTEXT"
+
+
 def expected_version(host) -> str:
     state = host.file(UPGRADE_STATE)
     return json.loads(state.content_string)["to"] if state.exists else DEFAULT_VERSION
@@ -57,7 +67,7 @@ def describe(host, topic: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     """TopicCommand --describe: the summary fields and one dict per partition."""
     me = variables(host)["inventory_hostname"]
     result = run_class(host, "kafka.admin.TopicCommand", "--bootstrap-server", f"{address(me)}:9092",
-                       "--describe", "--topic", topic)
+                       "--describe", "--topic", topic, *admin_args(host))
     assert result.rc == 0, result.stderr
     summary, partitions = {}, []
     for line in result.stdout.splitlines():
@@ -135,8 +145,8 @@ def test_broker_listens_and_advertises_its_address(host):
         if line and not line.startswith("#")
     )
     assert properties["broker.id"] == str(brokers.index(me) + 1)
-    assert properties["listeners"] == "PLAINTEXT://0.0.0.0:9092"
-    assert properties["advertised.listeners"] == f"PLAINTEXT://{address(me)}:9092"
+    assert properties["listeners"] == f"{protocol(host)}://0.0.0.0:9092"
+    assert properties["advertised.listeners"] == f"{protocol(host)}://{address(me)}:9092"
     zookeepers = [f"{address(name)}:2181" for name in members(host, "zookeeper")]
     assert properties["zookeeper.connect"] == ",".join(zookeepers)
     replication = min(3, len(brokers))

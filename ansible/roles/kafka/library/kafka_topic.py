@@ -57,6 +57,9 @@ options:
   log4j_config:
     description: log4j 1.x configuration for the tools (warnings to stderr).
     type: path
+  command_config:
+    description: Properties file of the admin client (TLS and SASL settings), passed as C(--command-config).
+    type: path
   heap_opts:
     description: Heap flags for the tool JVMs.
     type: str
@@ -153,6 +156,8 @@ class Topics:
             self.base.append(f"-Dlog4j.configuration=file:{params['log4j_config']}")
         self.base += ["-cp", params["classpath"]]
         self.bootstrap = ["--bootstrap-server", params["bootstrap_server"]]
+        if params["command_config"]:
+            self.bootstrap += ["--command-config", params["command_config"]]
 
     def run(self, main_class: str, *args: str) -> str:
         argv = [*self.base, main_class, *self.bootstrap, *args]
@@ -182,6 +187,7 @@ def main() -> None:
             "java": {"type": "path", "required": True},
             "classpath": {"type": "str", "required": True},
             "log4j_config": {"type": "path"},
+            "command_config": {"type": "path"},
             "heap_opts": {"type": "str", "default": "-Xmx256M"},
             "command_timeout": {"type": "int", "default": 120},
         },

@@ -308,11 +308,11 @@ def only_the_dashboard_is_served(bed: Bed) -> None:
     # Every file of the job's tables (metadata first), under the old alias, the data path and the root.
     files = bed.job.check_output(
         f"cd {bed.output} && for t in messages dead_letters events aggregates; do "
-        "find $t/_spark_metadata -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort | head -3; "
+        "find $t/_delta_log -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort | head -3; "
         "find $t -maxdepth 2 -name '*.parquet' 2>/dev/null | sort | head -2; done").split()
-    assert any("dead_letters/_spark_metadata/" in f for f in files), files
+    assert any("dead_letters/_delta_log/" in f for f in files), files
     tried = []
-    for path in [*files, "messages/", "dead_letters/", "_spark_metadata/", "", "snapshot.json"]:
+    for path in [*files, "messages/", "dead_letters/", "_delta_log/", "", "snapshot.json"]:
         for prefix in ("sentiment/", "data/", "", "data/%2e%2e/", "output/"):
             url = bed.url + prefix + path
             if url in (bed.url, bed.url + "data/snapshot.json"):
@@ -401,7 +401,8 @@ def feed_refuses_others(bed: Bed) -> None:
     listening = bed.job.check_output("ss -ltnH 'sport = :8787'")
     assert f"{address}:8787" in listening and "0.0.0.0:8787" not in listening and "*:8787" not in listening, \
         listening
-    for path, wanted in (("snapshot.json", "200"), ("messages/_spark_metadata/0", "404"), ("", "404")):
+    first_commit = "messages/_delta_log/00000000000000000000.json"
+    for path, wanted in (("snapshot.json", "200"), (first_commit, "404"), ("", "404")):
         got = bed.web.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' http://{address}:8787/{path}")
         assert got == wanted, (path, got)
     try:

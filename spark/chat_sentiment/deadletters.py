@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .sinklog import read_table
+from .tables import read_table
 
 TABLE = "dead_letters"
 COLUMNS = ["raw", "reason", "source", "origin", "topic", "partition", "offset", "kafka_ts", "received_at"]
@@ -62,8 +62,8 @@ class DeadLetterRow:
 def read_dead_letters(output_dir: str | Path) -> list[DeadLetterRow]:
     """Every committed row of the job's dead_letters table under ``output_dir``.
 
-    The one place this command reads the table: where the table is kept (Parquet with its file-sink log today)
-    is this function's business only. Raises FileNotFoundError when there is no such table.
+    The one place this command reads the table (a Delta table, through :mod:`chat_sentiment.tables`). Raises
+    FileNotFoundError when there is no such table.
     """
     frame = read_table(Path(output_dir) / TABLE)
     present = [name for name in COLUMNS if name in frame.columns]

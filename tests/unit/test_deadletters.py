@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from chat_sentiment import asjob, cli, config, deadletters
+from deltalake import write_deltalake
 
 NOW = datetime(2026, 11, 29, 19, 0, tzinfo=UTC)
 # Dead letters as the job writes them (frames._dead_row, DEAD_LETTER_COLUMNS + received_at), from real inputs:
@@ -34,21 +35,18 @@ ROWS = [
 
 
 def _table(out: Path, batches: list[list[tuple]]) -> None:
-    """The dead_letters table as the job commits it: a Parquet file per batch, each in _spark_metadata."""
+    """The dead_letters table as the job commits it: a Delta table, one append per batch."""
     table = out / "dead_letters"
-    (table / "_spark_metadata").mkdir(parents=True)
-    for batch, rows in enumerate(batches):
+    for rows in batches:
         names = ["raw", "reason", "source", "topic", "partition", "offset", "kafka_ts", "received_at"]
         columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
         columns["origin"] = [None] * len(rows)
-        data = pa.table({**columns, "partition": pa.array(columns["partition"], pa.int64()),
+        data = pa.table({**columns, "origin": pa.array(columns["origin"], pa.string()),
+                         "partition": pa.array(columns["partition"], pa.int64()),
                          "offset": pa.array(columns["offset"], pa.int64()),
                          "kafka_ts": pa.array(columns["kafka_ts"], pa.timestamp("us")),
                          "received_at": pa.array(columns["received_at"], pa.timestamp("us"))})
-        path = table / f"part-{batch:05d}.parquet"
-        pq.write_table(data, path)
-        (table / "_spark_metadata" / str(batch)).write_text(
-            "v1\n" + json.dumps({"path": f"file://{path}", "action": "add"}) + "\n")
+        write_deltalake(str(table), data, mode="append")
 
 
 @pytest.fixture

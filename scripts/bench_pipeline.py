@@ -19,7 +19,7 @@
    once: one record per token in the topic (at-least-once there) and one row per token in the Parquet table;
 4. **throughput**: the probe samples every ``--interval`` seconds, ``--idle`` seconds of idle baseline first, then
    the writer writes at ``--rate`` for ``--duration`` seconds: lines written, the end offsets of ``twitch-chat``
-   (what Filebeat shipped), the offsets the job's ``messages`` query has committed in its checkpoint (what it
+   (what Filebeat shipped), the offsets the job's ``ingest`` query has committed in its checkpoint (what it
    processed; lag = end offsets - committed offsets, see scripts/bench/README.md), the end offsets of
    ``chat-sentiment-scored`` (rows scored and published), the CPU time of the job (its JVM and its Python
    processes apart), Kafka, Filebeat and the writer, of the whole host and of the machine (the others on it). It
@@ -216,7 +216,7 @@ def latency_result(write_log: WriteLog, observations: Sequence[tuple[int, int]],
                          [(k * bucket_seconds, v) for k, v in sorted(buckets.items())])
 
 
-def lag_of(sample: dict[str, Any], query: str = "messages") -> int | None:
+def lag_of(sample: dict[str, Any], query: str = "ingest") -> int | None:
     """Records of the chat topic a query has not processed yet: end offsets - its committed offsets."""
     committed = sample["queries"].get(query, {}).get("committed")
     return None if committed is None else max(0, sample["topic_end"] - committed)
@@ -290,7 +290,7 @@ def interval_rows(samples: Sequence[dict[str, Any]], writer_unit: str, start: fl
         seconds = b["time"] - a["time"]
         if seconds <= 0:
             continue
-        processed = [s["queries"].get("messages", {}).get("committed") for s in (a, b)]
+        processed = [s["queries"].get("ingest", {}).get("committed") for s in (a, b)]
         rows.append([
             round(b["time"] - start), b["written"], (b["written"] - a["written"]) / seconds,
             (b["topic_end"] - a["topic_end"]) / seconds,
@@ -711,7 +711,7 @@ def report_throughput(phase: ThroughputPhase, summary: ThroughputSummary, cpus: 
     others = others_share(samples, start)
     lines = [f"### Throughput: target {phase.rate:,.0f} msg/s for {summary.write_seconds:.0f} s (run {phase.run})",
              "", "Per interval (rates in msg/s over the interval; `not shipped`: written lines not yet in "
-             "`twitch-chat`; `job lag`: records of `twitch-chat` the `messages` query has not committed; "
+             "`twitch-chat`; `job lag`: records of `twitch-chat` the `ingest` query has not committed; "
              "cpu in % of one CPU; `others`: the machine's CPU used outside this host):", "",
              markdown_table(INTERVAL_HEADERS, rows), "",
              markdown_table(["summary", "value"], [

@@ -182,8 +182,8 @@ def sample(args: argparse.Namespace) -> int:
         emit(record)
         if record["writer_done"] and done_at is None:
             done_at = now
-        caught_up = (record["writer_done"] and record["queries"].get("messages", {}).get("committed") is not None
-                     and record["queries"]["messages"]["committed"] >= record["topic_end"]
+        caught_up = (record["writer_done"] and record["queries"].get("ingest", {}).get("committed") is not None
+                     and record["queries"]["ingest"]["committed"] >= record["topic_end"]
                      and record["scored_end"] - scored_start >= record["written"])
         if caught_up or (done_at is not None and now - done_at > args.drain_seconds) \
                 or now - started > args.max_seconds:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sample.add_argument("--scored-base", type=int, default=None,
                           help="the scored topic's end offset the writer's lines count from (default: now)")
     p_sample.add_argument("--checkpoints", default="/var/lib/chat-sentiment/checkpoints")
-    p_sample.add_argument("--queries", default="messages")
+    p_sample.add_argument("--queries", default="ingest")
     p_sample.add_argument("--units", default="chat-sentiment.service,kafka.service,filebeat.service")
     p_latency = sub.add_parser("latency")
     p_latency.add_argument("--run", required=True)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -189,6 +190,8 @@ def _tables_command(args: argparse.Namespace, out: Any) -> int:
     output_dir = args.output_dir or cfg.output_dir
     try:
         if args.command == "maintain":
+            # one log line a table (the timer's journal), then the summary as JSON on stdout
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
             days = cfg.retention_days if args.retention_days is None else args.retention_days
             summary = tables.maintain(output_dir, days)
             out.write(json.dumps(summary, sort_keys=True) + "\n")

@@ -75,7 +75,7 @@ def test_latency_result_counts_repeats_and_missing() -> None:
 
 def sample(t: float, written: int, topic_end: int, committed: int | None, scored_end: int, *,
            done: bool = False, others: int | None = None) -> dict[str, Any]:
-    queries = {"messages": {"committed": committed}, "events": {"committed": others}}
+    queries = {"ingest": {"committed": committed}, "events": {"committed": others}}
     return {"t": t, "time": 1000.0 + t, "written": written, "writer_done": done, "topic_end": topic_end,
             "scored_end": scored_end, "queries": queries,
             "cpu_seconds": {"chat-sentiment.service": {"java": t * 1.0, "python": t * 0.5}, "kafka.service": None},

@@ -213,7 +213,7 @@ def test_settings_and_state_are_where_the_role_put_them(host, outputs):
     assert config["kafka"]["bootstrap_servers"].endswith(":9092")
     checkpoints = host.file(config["checkpoint_dir"])
     assert checkpoints.is_directory and checkpoints.user == USER and checkpoints.mode == 0o750
-    assert host.file(f"{config['checkpoint_dir']}/messages/offsets").is_directory
+    assert host.file(f"{config['checkpoint_dir']}/ingest/offsets").is_directory
     env = host.file(ENV_FILE)
     assert env.user == "root" and env.group == USER and env.mode == 0o640
     check = host.run(f"runuser -u {USER} -- env $(grep -v '^#' {ENV_FILE} | xargs) "

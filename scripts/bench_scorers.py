@@ -147,6 +147,7 @@ def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: i
                                  f"{1000 * elapsed / len(sample):.1f}", f"{per_batch_ms:,.0f}",
                                  f"{sum(tokens) / len(tokens):.1f}", f"{mb[label]:,.0f}", f"{load_s:.1f}",
                                  f"{load_before:.1f}/{os.getloadavg()[0]:.1f}"))
+                    print("  " + " | ".join(map(str, rows[-1])), file=sys.stderr, flush=True)  # survives a kill
                 del scorer
             print(f"  ({size}: model built and exported in {prep_s:.0f}s)", file=sys.stderr)
     title = (f"transformers scorer, random weights ({len(sample)} chat messages, sorted into batches by length, "

@@ -40,7 +40,8 @@ TABLE = "dead_letters"
 COLUMNS = ["raw", "reason", "source", "origin", "topic", "partition", "offset", "kafka_ts", "received_at"]
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_NUMBER = re.compile(r"\d+")
+#: A number standing on its own ("byte 17", "column 3"), not one inside a name ("UTF-8", "U+0000").
+_NUMBER = re.compile(r"(?<=[\s(])\d+(?=[\s),;]|$)")
 _PREVIEW_CHARS = 100
 
 
@@ -143,8 +144,8 @@ def _order(row: DeadLetterRow) -> tuple[Any, ...]:
 
 
 def reason_kind(reason: str) -> str:
-    """One cause, whatever its details: the reason up to its first ``": "``, numbers as N
-    (``Filebeat event is not valid UTF-8 (byte 17)`` -> ``... (byte N)``)."""
+    """One cause, whatever its details: the reason up to its first ``": "``, numbers standing on their own as N
+    (``Filebeat event is not valid UTF-8 (byte 17)`` -> ``... UTF-8 (byte N)``)."""
     head = reason.split(": ", 1)[0]
     return _NUMBER.sub("N", head).strip() or "(no reason)"
 

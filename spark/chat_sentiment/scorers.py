@@ -169,7 +169,7 @@ class TransformersScorer:
     """A Hugging Face sequence-classification model (hub id or local path), batched, CPU by default.
 
     The model and tokenizer load once per instance (in Spark: once per Python worker, see
-    :func:`chat_sentiment.frames.score_arrow_batches`), and every missing piece is reported then, never while
+    :func:`chat_sentiment.frames.cached_scorer`), and every missing piece is reported then, never while
     scoring: a local directory is checked first (:mod:`chat_sentiment.modelfiles`: tokenizer files and the package
     that reads them, weights, ONNX files), then the tokenizer is checked against the model (a vocabulary read as
     specials only, or larger than the model's embedding).

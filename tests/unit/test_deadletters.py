@@ -75,7 +75,7 @@ def test_reads_only_committed_rows_with_utc_times(out: Path) -> None:
 def test_reasons_fold_their_details_and_are_counted_most_first(out: Path) -> None:
     rows = deadletters.read_dead_letters(out)
     assert deadletters.reason_counts(rows) == [("Filebeat event is not valid JSON", 2),
-                                               ("Filebeat event is not valid UTF-N (byte N)", 1),
+                                               ("Filebeat event is not valid UTF-8 (byte N)", 1),
                                                ("post has no 'id'", 1)]
 
 
@@ -126,6 +126,15 @@ def test_cli_dispatches_and_a_missing_table_is_exit_2(tmp_path: Path, capsys: py
     assert cli.main(["dead-letters", "--output-dir", str(tmp_path)]) == 2
     assert "dead_letters" in capsys.readouterr().err
     assert "dead-letters" in cli.build_parser().format_help()
+
+
+def test_a_reason_kind_keeps_names_and_folds_positions() -> None:
+    kind = deadletters.reason_kind
+    assert kind("control character U+0000 at column 12") == "control character U+0000 at column N"
+    assert kind("invalid UTF-8 in the log line (Filebeat replaced it with U+FFFD)") == \
+        "invalid UTF-8 in the log line (Filebeat replaced it with U+FFFD)"
+    assert kind("post 1790000000000000001 has no string 'text'") == "post N has no string 'text'"
+    assert kind("") == "(no reason)"
 
 
 def test_ages_and_bad_times() -> None:

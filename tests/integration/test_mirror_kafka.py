@@ -127,7 +127,7 @@ def test_connector_jars_match_the_manifest(connector_jars: list[Path]) -> None:
     listing = connectors.list_path(root)
     assert connector_jars[-1] == listing
     relative = listing.read_text().splitlines()
-    assert len(relative) == 4
+    assert len(relative) == 6
     assert [root / "maven2" / rel for rel in relative] == connector_jars[:-1]
     artifacts = [rel.split("/")[-3] for rel in relative]
     assert artifacts == [
@@ -135,7 +135,10 @@ def test_connector_jars_match_the_manifest(connector_jars: list[Path]) -> None:
         f"spark-token-provider-kafka-0-10_{connectors.SPARK_SCALA_VERSION}",
         "kafka-clients",
         "commons-pool2",
+        f"delta-spark_{connectors.SPARK_SCALA_VERSION}",
+        "delta-storage",
     ]
+    assert relative[-2].endswith(f"/{connectors.DELTA_VERSION}/{artifacts[-2]}-{connectors.DELTA_VERSION}.jar")
     assert relative[0].endswith(f"/{connectors.SPARK_VERSION}/{artifacts[0]}-{connectors.SPARK_VERSION}.jar")
     for path in [*connector_jars]:
         digest = manifest.recorded(root, path)
@@ -156,7 +159,10 @@ def test_pyspark_ships_what_the_connector_jars_need() -> None:
         pytest.skip(f"the installed pyspark is not {connectors.SPARK_VERSION}")
     for prefix in ("lz4-java-", "snappy-java-", "zstd-jni-", "slf4j-api-", "jsr305-", "hadoop-client-runtime-"):
         assert any(name.startswith(prefix) for name in jars), prefix
-    for prefix in ("kafka-clients-", "commons-pool2-", "spark-sql-kafka-", "spark-token-provider-kafka-"):
+    # and what Delta's two jars use (its catalog-only dependencies aside)
+    for prefix in ("jackson-databind-", "parquet-hadoop-", "RoaringBitmap-", "antlr4-runtime-"):
+        assert any(name.startswith(prefix) for name in jars), prefix
+    for prefix in ("kafka-clients-", "commons-pool2-", "spark-sql-kafka-", "spark-token-provider-kafka-", "delta-"):
         assert not any(name.startswith(prefix) for name in jars), prefix
 
 

@@ -106,7 +106,7 @@ VARIANTS = (("torch fp32", {"runtime": "torch"}), ("onnx fp32", {"runtime": "onn
 
 
 def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: int, *, repeat: int,
-                       max_length: int, sizes: Sequence[str]) -> str:
+                       max_length: int, sizes: Sequence[str], threads: int = 0) -> str:
     import torch  # noqa: PLC0415 - optional
     from chat_sentiment.onnxmodel import export  # noqa: PLC0415
     from transformers.utils import logging as hf_logging  # noqa: PLC0415
@@ -129,7 +129,8 @@ def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: i
                                     ("onnx int8", "onnx/model_quantized.onnx"))}
             for label, options in VARIANTS:
                 started = time.perf_counter()
-                scorer = get_scorer("transformers", model=str(path), max_length=max_length, **options)
+                scorer = get_scorer("transformers", model=str(path), max_length=max_length, threads=threads or None,
+                                    **options)
                 load_s = time.perf_counter() - started
                 tokens = [len(ids) for ids in scorer.tokenizer(sample, truncation=True,  # type: ignore[attr-defined]
                                                                max_length=max_length)["input_ids"]]
@@ -152,7 +153,7 @@ def transformers_table(texts: list[str], batch_sizes: Sequence[int], messages: i
             print(f"  ({size}: model built and exported in {prep_s:.0f}s)", file=sys.stderr)
     title = (f"transformers scorer, random weights ({len(sample)} chat messages, sorted into batches by length, "
              f"max_length {max_length}, best of {repeat}; torch {torch.__version__} with {torch.get_num_threads()} "
-             f"threads, onnxruntime {_version('onnxruntime')}). "
+             f"threads, onnxruntime {_version('onnxruntime')} with {threads or 'its default'} threads). "
              + "; ".join(f"{k} = {v}" for k, v in ARCHITECTURES.items() if k in sizes))
     return table(title, ("model", "runtime", "batch", "messages/s", "ms/message", "ms/batch", "tokens/msg",
                          "file MB", "load s", "load avg before/after"), rows)
@@ -174,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--transformers-repeat", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=64, help="the token cap (chat: a few tokens a message)")
     parser.add_argument("--sizes", default="minilm,base", help="architectures: minilm, base (scripts.localmodel)")
+    parser.add_argument("--threads", type=int, default=0, help="scorer threads (0: the runtime's choice)")
     parser.add_argument("--skip-lexicon", action="store_true")
     parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args(argv)
@@ -190,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         batches = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
         architectures = [z.strip() for z in args.sizes.split(",") if z.strip()]
         print(transformers_table(chat + reviews[:2000], batches, args.transformers_messages,
-                                 repeat=args.transformers_repeat, max_length=args.max_length, sizes=architectures))
+                                 repeat=args.transformers_repeat, max_length=args.max_length, sizes=architectures,
+                                 threads=args.threads))
         print(f"load average after: {os.getloadavg()[0]:.1f} (1 min), CPUs {os.cpu_count()}")
     return 0
 

@@ -42,6 +42,7 @@ A complete file, with the defaults::
     max_length = 128                           # transformers: tokens per text (longer texts are truncated)
     runtime = "torch"                          # transformers: torch | onnx (onnx/model.onnx, see onnxmodel.py)
     labels = []                                # transformers: each class index's sentiment, ["negative", "positive"]
+    threads = 0                                # transformers: threads per Python worker (0 = the runtime's choice)
 
     [spark]
     master = "local[*]"
@@ -156,6 +157,7 @@ class ScorerSettings:
     max_length: int = 128
     runtime: str = "torch"
     labels: tuple[str, ...] = ()
+    threads: int = 0
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`chat_sentiment.scorers.get_scorer` (besides name and model)."""
@@ -168,6 +170,8 @@ class ScorerSettings:
             options["runtime"] = self.runtime
         if self.labels:
             options["labels"] = list(self.labels)
+        if self.threads:
+            options["threads"] = self.threads
         return options
 
 
@@ -407,6 +411,7 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("scorer", "max_length"): lambda v, w: _as_int(v, w, 8),
     ("scorer", "runtime"): _as_runtime,
     ("scorer", "labels"): _as_labels,
+    ("scorer", "threads"): _as_int,
     ("spark", "master"): _as_str,
     ("spark", "app_name"): _as_str,
     ("spark", "jars"): _as_list,
@@ -453,6 +458,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_MAX_LENGTH": ("scorer", "max_length"),
     "CHAT_SENTIMENT_MODEL_RUNTIME": ("scorer", "runtime"),
     "CHAT_SENTIMENT_MODEL_LABELS": ("scorer", "labels"),
+    "CHAT_SENTIMENT_MODEL_THREADS": ("scorer", "threads"),
     "CHAT_SENTIMENT_SPARK_MASTER": ("spark", "master"),
     "CHAT_SENTIMENT_SPARK_APP_NAME": ("spark", "app_name"),
     "CHAT_SENTIMENT_JARS": ("spark", "jars"),

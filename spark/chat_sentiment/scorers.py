@@ -182,6 +182,8 @@ class TransformersScorer:
       cost of the rare long one) and scored ``batch_size`` at a time, in order of length, so a batch pads little.
     - Labels come from ``config.id2label`` via :func:`label_values`, unless ``labels`` gives them explicitly
       (:func:`explicit_label_values`).
+    - ``threads`` caps the runtime's intra-op threads in this process (torch's, or the ONNX session's): where
+      Spark runs one Python worker per core, one thread each keeps them from waiting on each other.
     """
 
     name = "transformers"
@@ -208,7 +210,8 @@ class TransformersScorer:
                                                            local_files_only=local_files_only)
         except Exception as exc:  # re-raised with the model named
             raise ScorerUnavailable(f"cannot load the tokenizer of {self.model_id!r}: {exc}") from exc
-        config = self._load_onnx(threads) if runtime == "onnx" else self._load_torch(revision, local_files_only)
+        config = (self._load_onnx(threads) if runtime == "onnx"
+                  else self._load_torch(revision, local_files_only, threads))
         _check_vocabulary(self.tokenizer, int(config.get("vocab_size") or 0), self.model_id)
         id2label = config.get("id2label") or {}
         try:
@@ -232,13 +235,15 @@ class TransformersScorer:
         except ModelProblem as exc:
             raise ScorerUnavailable(str(exc)) from None
 
-    def _load_torch(self, revision: str | None, local_files_only: bool) -> dict[str, Any]:
+    def _load_torch(self, revision: str | None, local_files_only: bool, threads: int | None) -> dict[str, Any]:
         try:
             import torch  # noqa: PLC0415 - optional dependency, imported when this scorer is chosen
             from transformers import AutoModelForSequenceClassification  # noqa: PLC0415
         except ImportError as exc:
             raise ScorerUnavailable(_missing_dependency(exc)) from exc
         self._torch = torch
+        if threads:  # per process: each Spark Python worker is one
+            torch.set_num_threads(threads)
         try:
             net = AutoModelForSequenceClassification.from_pretrained(self.model_id, revision=revision,
                                                                      local_files_only=local_files_only)

@@ -70,11 +70,13 @@ def test_runtime_and_labels_settings_from_file_and_environment() -> None:
                                           "labels": ["Negative", "positive"]}})
     assert (cfg.scorer.runtime, cfg.scorer.labels) == ("onnx", ("negative", "positive"))
     assert cfg.scorer.options()["runtime"] == "onnx" and cfg.scorer.options()["labels"] == ["negative", "positive"]
-    env = config.from_env({"CHAT_SENTIMENT_MODEL_RUNTIME": "torch",
-                           "CHAT_SENTIMENT_MODEL_LABELS": "negative,neutral,positive"})
-    assert env.scorer.labels == ("negative", "neutral", "positive")
+    env = config.from_env({"CHAT_SENTIMENT_SCORER": "transformers", "CHAT_SENTIMENT_MODEL_RUNTIME": "torch",
+                           "CHAT_SENTIMENT_MODEL_LABELS": "negative,neutral,positive",
+                           "CHAT_SENTIMENT_MODEL_THREADS": "1"})
+    assert env.scorer.labels == ("negative", "neutral", "positive") and env.scorer.options()["threads"] == 1
     # unset, they change nothing in what the job hands the scorer
-    assert "runtime" not in config.StreamConfig().scorer.options() and "labels" not in env.scorer.options()
+    unchanged = config.from_mapping({"scorer": {"name": "transformers"}}).scorer.options()
+    assert unchanged == {"revision": None, "quantize": False, "batch_size": 32, "max_length": 128}
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

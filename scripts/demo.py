@@ -244,8 +244,8 @@ def still_converged(demo: Demo, stamp: str) -> bool:
 
 
 def converge(demo: Demo) -> None:
-    demo.say("converging ansible/playbooks/site.yml (chat_source: twitch) on the host: about 5 minutes on a new "
-             "host, 2 on a converged one")
+    demo.say("converging ansible/playbooks/site.yml (chat_source: twitch) on the host: 5 to 10 minutes on a new "
+             "host, 2 to 3 on a converged one")
     subprocess.run(["ansible-playbook", "-i", str(testbed.INVENTORY), "--limit", demo.host,
                     "-e", f"@{VARS}", "-e", f"chat_logger_server_host={testbed.BRIDGE_ADDR}",
                     str(REPO / "ansible" / "playbooks" / "site.yml")], cwd=REPO, check=True)

@@ -244,8 +244,8 @@ def still_converged(demo: Demo, stamp: str) -> bool:
 
 
 def converge(demo: Demo) -> None:
-    demo.say("converging ansible/playbooks/site.yml (chat_source: twitch) on the host: about 5 minutes on a new "
-             "host, 2 on a converged one")
+    demo.say("converging ansible/playbooks/site.yml (chat_source: twitch) on the host: 5 to 10 minutes on a new "
+             "host, 2 to 3 on a converged one")
     subprocess.run(["ansible-playbook", "-i", str(testbed.INVENTORY), "--limit", demo.host,
                     "-e", f"@{VARS}", "-e", f"chat_logger_server_host={testbed.BRIDGE_ADDR}",
                     str(REPO / "ansible" / "playbooks" / "site.yml")], cwd=REPO, check=True)
@@ -278,13 +278,20 @@ def watch_once(demo: Demo, paths: dict[str, str], watch: Watch, page: Page | Non
     if new:
         print("\n".join(table_rows(sorted(new, key=lambda w: (w["window_start"], w["channel"])))), flush=True)
         watch.shown |= {(w["source"], w["channel"], w["window_start"]) for w in new}
-    if page is not None and not watch.first_on_page:
-        newest = page.newest()
-        if newest and newest[:16] >= watch.since[:16]:
-            watch.first_on_page = newest
-            demo.mark("first minute on the dashboard")
-            demo.say(f"the dashboard shows its first closed minute of this run ({newest[11:16]} UTC)")
+    if page is not None:
+        note_first_on_page(demo, page, watch)
     return max(0, expected - watch.result["messages"])
+
+
+def note_first_on_page(demo: Demo, page: Page, watch: Watch) -> None:
+    """The first time the page shows a closed minute of this run: said and kept for the timeline."""
+    if watch.first_on_page:
+        return
+    newest = page.newest()
+    if newest and newest[:16] >= watch.since[:16]:
+        watch.first_on_page = newest
+        demo.mark("first minute on the dashboard")
+        demo.say(f"the dashboard shows its first closed minute of this run ({newest[11:16]} UTC)")
 
 
 def replay_and_watch(demo: Demo, args: argparse.Namespace, paths: dict[str, str], page: Page | None,
@@ -331,6 +338,7 @@ def finish(demo: Demo, paths: dict[str, str], page: Page | None, watch: Watch) -
     shot = None
     if page is not None:
         time.sleep(6)  # one more poll of the page (every 5 s), so it shows the last minute too
+        note_first_on_page(demo, page, watch)
         busiest = max(watch.result["windows"], key=lambda w: w["messages"], default=None)
         if busiest is not None:
             page.pick(busiest["source"], busiest["channel"])

@@ -7,7 +7,7 @@
 2. starts the Twitch-dialect IRC test server (scripts/twitch_irc_server.py) on the bridge address with a live
    channel, ``#irc_live``, which the host's chat logger joins like it would join Twitch;
 3. converges ``ansible/playbooks/site.yml`` on the host with ``chat_source: twitch`` and the demo's variables
-   (scripts/demo/vars.yml: small heaps, a short watermark), unless the host was converged from exactly these
+   (scripts/demo/vars.yml: small heaps, a short trigger), unless the host was converged from exactly these
    roles and variables and its services run (a second ``make demo`` starts replaying at once; ``--converge``);
 4. opens the dashboard (http://<host>/) in headless Chromium, if it is installed (``make deps`` does), and replays
    the bundled sample (scripts/demo/sample-chat/: three channels, Korean and English, ~3,100 lines) into the chat
@@ -347,7 +347,7 @@ def finish(demo: Demo, paths: dict[str, str], page: Page | None, watch: Watch) -
     out = paths["output_dir"]
     demo.say(f"done. Results on the host {demo.host} ({address}):")
     print(f"  dashboard: {web}/   screenshot: {shot or 'none (no Chromium)'}")
-    print(f"  per message (Parquet): {out}/messages/   per minute: {out}/aggregates/")
+    print(f"  per message (Delta): {out}/messages/   per minute: {out}/aggregates/ (chat-sentiment sql)")
     print(f"  dead letters: {out}/dead_letters/ (chat-sentiment dead-letters)   Kafka topic: chat-sentiment-scored")
     print(f"  snapshot: {web}/data/snapshot.json   health: {web}/data/health.json")
     print(f"  chat logs: {paths['log_dir']}/   the table again: ssh into the host and run "

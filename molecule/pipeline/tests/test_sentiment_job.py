@@ -220,6 +220,9 @@ def test_settings_and_state_are_where_the_role_put_them(host, outputs):
                      f"{PYTHON} -m chat_sentiment.stream --config {CONFIG} --check")
     assert check.rc == 0, check.stderr
     assert json.loads(check.stdout)["config"]["scorer"]["name"] == config["scorer"]["name"]
+    # the operator's command is on PATH
+    assert host.run("command -v chat-sentiment").stdout.strip() == "/usr/local/bin/chat-sentiment"
+    assert host.run("chat-sentiment --help").rc == 0
 
 
 def test_every_chat_message_lands_in_messages_exactly_once(batch: Batch, outputs):

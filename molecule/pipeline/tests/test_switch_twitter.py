@@ -44,6 +44,9 @@ def converge(*extra: str) -> int:
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     recap = re.search(r"^p1\s+:.*\bchanged=(\d+)", re.sub(r"\x1b\[[0-9;]*m", "", done.stdout), re.MULTILINE)
     assert recap, done.stdout[-2000:]
+    # site.yml ends by saying where the dashboard and the results are
+    assert re.search(r"dashboard: https?://[^/\s]+/", done.stdout) and "results: p1:/" in done.stdout, \
+        done.stdout[-1500:]
     changed = int(recap.group(1))
     if changed:
         print("\n".join(line for line in done.stdout.splitlines() if line.startswith("changed:")))

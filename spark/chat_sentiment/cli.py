@@ -160,16 +160,25 @@ def run_parse(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -> No
             stdout.flush()
 
 
+def _job_config(command: str, path: str | None) -> Any:
+    """The job's settings for ``command``, or None after saying on stderr why they cannot be loaded."""
+    from . import config  # noqa: PLC0415 - loaded only by the commands that read the job's settings
+
+    try:
+        return config.load(path)
+    except config.ConfigError as exc:
+        print(f"chat-sentiment {command}: configuration error: {exc}", file=sys.stderr)
+        return None
+
+
 def _parse_as_job(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -> int:
     try:
-        from . import asjob, config  # noqa: PLC0415 - pyarrow/pandas are optional dependencies
+        from . import asjob  # noqa: PLC0415 - pyarrow/pandas are optional dependencies
     except ImportError as exc:
         print(f"chat-sentiment parse --as-job: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
         return 2
-    try:
-        cfg = config.load(args.config)
-    except config.ConfigError as exc:
-        print(f"chat-sentiment parse --as-job: configuration error: {exc}", file=sys.stderr)
+    cfg = _job_config("parse --as-job", args.config)
+    if cfg is None:
         return 2
     asjob.run(cfg, read_line_batches(stdin, args.batch_size), stdout)
     return 0
@@ -178,14 +187,12 @@ def _parse_as_job(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO) -
 def _tables_command(args: argparse.Namespace, out: Any) -> int:
     """``chat-sentiment sql`` and ``chat-sentiment maintain``."""
     try:
-        from . import config, tables  # noqa: PLC0415 - deltalake is an optional dependency
+        from . import tables  # noqa: PLC0415 - deltalake is an optional dependency
     except ImportError as exc:
         print(f"chat-sentiment {args.command}: needs pip install 'chat-sentiment[stream]': {exc}", file=sys.stderr)
         return 2
-    try:
-        cfg = config.load(args.config)
-    except config.ConfigError as exc:
-        print(f"chat-sentiment {args.command}: configuration error: {exc}", file=sys.stderr)
+    cfg = _job_config(args.command, args.config)
+    if cfg is None:
         return 2
     output_dir = args.output_dir or cfg.output_dir
     try:

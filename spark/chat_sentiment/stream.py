@@ -277,10 +277,6 @@ def window_seconds(duration: str) -> int:
     return int(int(number) * factor)
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _is_concurrent_write(error: BaseException) -> bool:
     """A Delta commit that lost a race with another writer (``chat-sentiment maintain``): retrying is safe."""
     text = f"{type(error).__name__} {error}"

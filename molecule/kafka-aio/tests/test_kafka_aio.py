@@ -19,7 +19,8 @@ CONFIG_FLAGS = {"kafka.tools.ConsoleProducer": "--producer.config", "kafka.tools
 
 
 def run_class(host, *args: str, stdin: str | None = None):
-    if host.file(ADMIN_CONFIG).exists:
+    # Kafka's tools only: ZooKeeper's FourLetterWordMain takes no client settings and prints its usage instead.
+    if args[0].startswith("kafka.") and host.file(ADMIN_CONFIG).exists:
         args = (*args, CONFIG_FLAGS.get(args[0], "--command-config"), ADMIN_CONFIG)
     command = RUN_CLASS + " %s" * len(args)
     if stdin is not None:

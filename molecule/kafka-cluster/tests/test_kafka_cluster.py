@@ -40,7 +40,8 @@ CONFIG_FLAGS = {"kafka.tools.ConsoleProducer": "--producer.config", "kafka.tools
 
 
 def run_class(host, *args: str, stdin: str | None = None):
-    if host.file(ADMIN_CONFIG).exists:
+    # Kafka's tools only: ZooKeeper's FourLetterWordMain takes no client settings and prints its usage instead.
+    if args[0].startswith("kafka.") and host.file(ADMIN_CONFIG).exists:
         args = (*args, CONFIG_FLAGS.get(args[0], "--command-config"), ADMIN_CONFIG)
     command = RUN_CLASS + " %s" * len(args)
     if stdin is not None:
@@ -81,11 +82,12 @@ def first(host):
 
 
 def test_ensemble_has_one_leader_and_the_rest_follow(host, first):
-    modes = []
+    modes, answers = [], []
     for name in host.ansible.get_variables()["groups"]["zookeeper"]:
         srvr = run_class(host, "org.apache.zookeeper.client.FourLetterWordMain", address(name), "2181", "srvr")
         modes += [line.split(":", 1)[1].strip() for line in srvr.stdout.splitlines() if line.startswith("Mode:")]
-    assert sorted(modes) == ["follower", "follower", "leader"], modes
+        answers.append(f"{name}: rc {srvr.rc} {srvr.stdout[-300:]} {srvr.stderr[-300:]}")
+    assert sorted(modes) == ["follower", "follower", "leader"], answers
 
 
 def test_message_produced_on_one_host_is_consumed_on_another(host, first):

@@ -13,6 +13,9 @@ PYTHON  ?= python3.11
 HOSTS   ?= a
 # Molecule scenarios (and, in make test, the pytest suite) run this many at a time (scripts/molecule_all.py).
 MOLECULE_JOBS ?= 4
+# The demo's host (make demo, make demo-down); scripts/demo.py reads it from the environment.
+DEMO_HOST ?= demo
+export DEMO_HOST
 # The CPU-only torch wheel, when the workspace provides one (never hard-coded in roles): SHARED_WHEELS=DIR, else the
 # workspace's shared/wheels beside this checkout, or beside the checkout it was cloned from (a CI clone elsewhere).
 ORIGIN  := $(shell git -C $(REPO) config --get remote.origin.url 2>/dev/null)
@@ -103,8 +106,8 @@ testbed-status:
 demo: deps venv mirror ## all-in-one host, site.yml (Twitch), sample chat replayed, per-minute sentiment table
 	cd $(REPO) && $(PY) -m scripts.demo
 
-demo-down: ## remove the demo host
-	cd $(REPO) && python3 -m scripts.testbed down demo
+demo-down: ## remove the demo host (DEMO_HOST, as for make demo)
+	cd $(REPO) && python3 -m scripts.testbed down "$(DEMO_HOST)"
 
 clean-venv:
 	rm -rf $(VENV)

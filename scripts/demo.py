@@ -19,7 +19,7 @@
    screenshot of the dashboard, its URL, where the results live, and how long each step took.
 
 Every line says the time since the demo started (``[mm:ss]``). Running it again replays again (new lines, new
-minutes; the table shows only this run). ``make demo-down`` removes the host ``demo``.
+minutes; the table shows only this run). ``make demo-down`` removes the host (the same ``$DEMO_HOST``).
 """
 
 from __future__ import annotations
@@ -352,7 +352,8 @@ def finish(demo: Demo, paths: dict[str, str], page: Page | None, watch: Watch) -
     print(f"  snapshot: {web}/data/snapshot.json   health: {web}/data/health.json")
     print(f"  chat logs: {paths['log_dir']}/   the table again: ssh into the host and run "
           f"chat-sentiment report --output-dir {out}")
-    print("  operating it: docs/operators-guide.md   remove the host: make demo-down")
+    down = "make demo-down" if demo.host == "demo" else f"make demo-down DEMO_HOST={demo.host}"
+    print(f"  operating it: docs/operators-guide.md   remove the host: {down}")
     steps = " · ".join(f"{name} {seconds // 60:.0f}m{seconds % 60:02.0f}s" for name, seconds in demo.marks.items())
     print(f"  timeline (since the demo started): {steps}")
 

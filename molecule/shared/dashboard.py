@@ -238,8 +238,8 @@ def follows_a_new_minute_without_reload(bed: Bed) -> dict[str, Any]:
     replay.start()
     saw: dict[str, Any] = {"health": has_health(bed)}
     if saw["health"]:
-        saw["fresh"] = e2e.wait_for("the health strip to be fresh while chat flows",
-                                    lambda: browser.attr("health", "data-state") == "fresh", 240, every=2,
+        saw["fresh"] = e2e.wait_for("the health strip to be fresh and filled while chat flows",
+                                    lambda: health_filled(browser), 240, every=2,
                                     explain=lambda: browser.text("health"))
     replay.wait()
 
@@ -257,6 +257,14 @@ def follows_a_new_minute_without_reload(bed: Bed) -> dict[str, Any]:
     return saw
 
 
+def health_filled(browser) -> bool:
+    """The strip is fresh and shows the job's last batch, its rates and its Kafka lag (not the "-" of a document
+    that lacks the query reading Kafka)."""
+    return browser.attr("health", "data-state") == "fresh" and all(
+        browser.text(item) not in ("", "-") for item in ("health-last", "health-input", "health-processed",
+                                                          "health-lag"))
+
+
 def has_health(bed: Bed) -> bool:
     return bed.job.file(f"{bed.output}/health.json").exists
 
@@ -268,9 +276,8 @@ def goes_stale_when_the_job_stops(bed: Bed) -> float:
     browser = bed.browser
     replay = e2e.Replay(bed.shipper, speed=8, tail=90)
     replay.start()
-    e2e.wait_for("the health strip to be fresh while chat flows",
-                 lambda: browser.attr("health", "data-state") == "fresh", 240, every=2,
-                 explain=lambda: browser.text("health"))
+    e2e.wait_for("the health strip to be fresh and filled while chat flows", lambda: health_filled(browser), 240,
+                 every=2, explain=lambda: browser.text("health"))
     e2e.run(bed.job, "systemctl stop chat-sentiment")
     stopped = time.monotonic()
     try:

@@ -2,15 +2,17 @@
 
 What a dashboard or a monitoring check needs to tell whether the job keeps up, from Spark's progress reports::
 
-    {"updated_at": "2024-05-01T12:03:10Z", "started_at": "...", "scorer": "lexicon",
-     "queries": {"messages": {"batch_id": 42, "finished_at": "...", "input_rows_per_second": 81.2,
-                              "processed_rows_per_second": 441.3, "num_input_rows": 812}, "aggregates": {...}},
+    {"updated_at": "2024-05-01T12:03:10Z", "started_at": "...", "scorer": "lexicon", "main_query": "ingest",
+     "queries": {"ingest": {"batch_id": 42, "finished_at": "...", "input_rows_per_second": 81.2,
+                            "processed_rows_per_second": 441.3, "num_input_rows": 812}},
      "kafka": {"twitch-chat": {"offsets_behind_latest": 0}},
      "dead_letters_per_minute": [{"minute": "2024-05-01T12:02:00Z", "count": 3}, ...]}
 
-``kafka``: per topic, how many records the last ``messages`` batch left unread (the newest offsets the source saw
-minus the offsets it has read to). ``dead_letters_per_minute``: dead letters written per minute of processing time,
-for the last :data:`KEEP_MINUTES` minutes. A reader that finds ``updated_at`` old knows the job stopped.
+``main_query``: the query that reads Kafka (``ingest``; ``messages`` before the Delta release), whose entry in
+``queries`` is the job's last batch and rates. ``kafka``: per topic, how many records its last batch left unread
+(the newest offsets the source saw minus the offsets it has read to). ``dead_letters_per_minute``: dead letters
+written per minute of processing time, for the last :data:`KEEP_MINUTES` minutes. A reader that finds
+``updated_at`` old knows the job stopped.
 Pure Python: tested without Spark.
 """
 
@@ -60,9 +62,10 @@ def offsets_behind(source: Mapping[str, Any]) -> dict[str, int]:
 class Health:
     """Collects the progress of the job's queries and its dead letters; :meth:`write` saves the document."""
 
-    def __init__(self, path: Path, scorer: str, now: datetime | None = None) -> None:
+    def __init__(self, path: Path, scorer: str, now: datetime | None = None, main_query: str = "ingest") -> None:
         self.path = path
         self.scorer = scorer
+        self.main_query = main_query
         self.started_at = now or datetime.now(UTC)
         self.queries: dict[str, dict[str, Any]] = {}
         self.kafka: dict[str, dict[str, int]] = {}
@@ -92,7 +95,7 @@ class Health:
         }
         with self._lock:
             self.queries[name] = entry
-            if name == "messages":
+            if name == self.main_query:
                 for source in report.get("sources") or []:
                     for topic, behind in offsets_behind(source).items():
                         self.kafka[topic] = {"offsets_behind_latest": behind}
@@ -103,6 +106,7 @@ class Health:
                 "updated_at": iso(now or datetime.now(UTC)),
                 "started_at": iso(self.started_at),
                 "scorer": self.scorer,
+                "main_query": self.main_query,
                 "queries": {name: dict(entry) for name, entry in sorted(self.queries.items())},
                 "kafka": {topic: dict(entry) for topic, entry in sorted(self.kafka.items())},
                 "dead_letters_per_minute": [{"minute": iso(minute), "count": count}

@@ -455,7 +455,7 @@ class StreamJob:
         self.cfg = cfg
         self.queries: list[StreamingQuery] = []
         self.tables = DeltaTables(spark, cfg)
-        self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name)
+        self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name, main_query=self.QUERY)
         self._stop = threading.Event()
         self._signals = 0
 

@@ -63,7 +63,9 @@ def test_parse_as_job_keeps_given_positions_and_uses_the_jobs_settings(tmp_path:
 
 def test_health_document(tmp_path: Path) -> None:
     doc = health.Health(tmp_path / "health.json", "lexicon", now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
-    doc.progress({"name": "messages", "batchId": 4, "numInputRows": 10, "inputRowsPerSecond": "NaN",
+    doc.progress({"name": "other", "batchId": 1, "numInputRows": 1,  # another query: no Kafka lag from it
+                  "sources": [{"latestOffset": {"twitter": {"0": 9}}, "endOffset": {"twitter": {"0": 1}}}]})
+    doc.progress({"name": "ingest", "batchId": 4, "numInputRows": 10, "inputRowsPerSecond": "NaN",
                   "processedRowsPerSecond": 20.5,
                   "sources": [{"latestOffset": {"twitch-chat": {"0": 120, "1": 40}},
                                "endOffset": json.dumps({"twitch-chat": {"0": 100, "1": 40}})}]},
@@ -74,7 +76,8 @@ def test_health_document(tmp_path: Path) -> None:
     doc.write(now=datetime(2024, 5, 1, 13, 5, 1, tzinfo=UTC))
     saved = json.loads((tmp_path / "health.json").read_text())
     assert saved["updated_at"] == "2024-05-01T13:05:01Z" and saved["scorer"] == "lexicon"
-    assert saved["queries"]["messages"] == {"batch_id": 4, "finished_at": "2024-05-01T12:03:10Z",
+    assert saved["main_query"] == "ingest" == stream.StreamJob.QUERY
+    assert saved["queries"]["ingest"] == {"batch_id": 4, "finished_at": "2024-05-01T12:03:10Z",
                                             "input_rows_per_second": 0.0, "processed_rows_per_second": 20.5,
                                             "num_input_rows": 10}
     assert saved["kafka"] == {"twitch-chat": {"offsets_behind_latest": 20}}

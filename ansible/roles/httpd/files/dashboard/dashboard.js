@@ -302,9 +302,10 @@
       for (const id of ["health-last", "health-input", "health-processed", "health-lag", "health-dead"]) text($(id), "-");
       return;
     }
-    const messages = (h.queries && h.queries.messages) || null;
+    // The query that reads Kafka: main_query names it ("ingest"); a job from before it was named wrote "messages".
+    const messages = (h.queries && h.queries[h.main_query || "messages"]) || null;
     // Stale is judged on when the job last wrote the document (after a batch, or an idle heartbeat if it
-    // writes one), so a quiet chat is not a stopped job; "last batch" is when the messages query last finished.
+    // writes one), so a quiet chat is not a stopped job; "last batch" is when that query last finished.
     const age = serverNow() - Date.parse(h.updated_at);
     const stale = !(age <= STALE_MS);
     strip.dataset.state = stale ? "stale" : "fresh";

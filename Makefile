@@ -91,8 +91,10 @@ test: deps venv ## everything CI runs: lint, static, unit, integration, molecule
 	  wait $$image || { echo "test: building the test-bed image failed:" >&2; tail -n 40 $(CACHE)/logs/image.log >&2; exit 1; }; \
 	  exit $$status; }
 	@# Lint and the pytest suite run as jobs beside the scenarios: all of them spend much of their time waiting.
-	cd $(REPO) && $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS) --also "lint=make --no-print-directory lint" \
-	  --also "pytest=$(PY) -m pytest -q tests"
+	@# Then, every scenario's hosts destroyed, the bed goes too and must leave no trace (kept when other hosts run).
+	cd $(REPO) && status=0; $(PY) -m scripts.molecule_all --jobs $(MOLECULE_JOBS) \
+	  --also "lint=make --no-print-directory lint" --also "pytest=$(PY) -m pytest -q tests" || status=$$?; \
+	  $(PY) -m scripts.testbed down --when-idle || status=1; exit $$status
 
 testbed-up: deps venv ## boot test-bed hosts: make testbed-up HOSTS="a b c"
 	cd $(REPO) && $(PY) -m scripts.testbed up $(HOSTS)

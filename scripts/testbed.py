@@ -496,6 +496,18 @@ def down(names: list[str]) -> None:
         raise SystemExit("testbed: left behind: " + "; ".join(leftovers))
 
 
+def down_when_idle() -> bool:
+    """The end of a test run (make test): when every host is gone, the bridge and the services go too, and
+    anything of the bed still there is an error (down() raises with the list). Hosts still up (a demo the
+    developer keeps) are left alone, and so is what they need. True when the bed was taken down."""
+    if remaining := [h.name for h in known_hosts()]:
+        log(f"hosts still up, the bridge and services stay: {', '.join(remaining)}")
+        return False
+    down([])
+    log("no host left: bridge and services removed, no trace left")
+    return True
+
+
 def _is_mountpoint(path: Path) -> bool:
     return any(line.split()[1] == str(path) for line in Path("/proc/mounts").read_text().splitlines())
 
@@ -550,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--json", action="store_true", help="print the hosts' connection details as JSON")
     p_down = sub.add_parser("down", help="remove hosts (all, and the bridge and services, when none named)")
     p_down.add_argument("names", nargs="*")
+    p_down.add_argument("--when-idle", action="store_true",
+                        help="only when no host is left: remove the bridge and services, and fail on any trace")
     sub.add_parser("status", help="list hosts and any leftovers")
     sub.add_parser("image", help="build the cached Debian image only")
     args = parser.parse_args(argv)
@@ -565,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "up":
         up(args.names, _parse_groups(args.group), args.json)
+    elif args.command == "down" and args.when_idle:
+        down_when_idle()
     elif args.command == "down":
         down([_valid_name(n) for n in args.names])
     elif args.command == "status":

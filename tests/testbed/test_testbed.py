@@ -79,3 +79,14 @@ def test_down_leaves_no_trace(hosts):
     assert not [h for h in testbed.known_hosts() if h.name in NAMES]
     if not testbed.known_hosts():  # nobody else's hosts: the bridge and services must be gone too
         assert testbed.traces() == []
+
+
+def test_down_when_idle_keeps_a_bed_in_use_and_takes_an_idle_one_down(monkeypatch):
+    """make test ends with `down --when-idle`: the full no-trace check runs whenever the suite's hosts are gone,
+    and never removes the bridge from under hosts someone still runs."""
+    calls: list[list[str]] = []
+    monkeypatch.setattr(testbed, "down", calls.append)
+    monkeypatch.setattr(testbed, "known_hosts", lambda: [testbed.Host("kept-demo", "10.0.0.9")])
+    assert testbed.down_when_idle() is False and calls == []
+    monkeypatch.setattr(testbed, "known_hosts", list)
+    assert testbed.down_when_idle() is True and calls == [[]]

@@ -116,15 +116,37 @@ def _only_on_the_first_broker(host):
         pytest.skip("checked once, against the first broker")
 
 
-@pytest.fixture
-def reachable(host):
-    """The client checks run from the controller; where firewalld keeps it out (kafka-cluster, whose
-    test_firewall_standalone proves that), they cannot, and the scenario's own tests cover the clients."""
-    server, port = bootstrap(host).rsplit(":", 1)
+def connects(address: str) -> str | None:
+    server, port = address.rsplit(":", 1)
     try:
         socket.create_connection((server, int(port)), timeout=5).close()
+        return None
     except OSError as exc:
-        pytest.skip(f"the controller cannot reach {server}:{port} ({exc})")
+        return str(exc)
+
+
+@pytest.fixture(scope="module")
+def reachable(host):
+    """The client checks run from the controller, which is in no inventory group. Where firewalld keeps it out of
+    the brokers' port (kafka-cluster, whose test_firewall_standalone proves that), it is let in by a runtime-only
+    rich rule on every broker for this module's checks, and the rule is removed afterwards: the firewall checks
+    that follow find exactly the roles' rules again."""
+    rule = (f'rule family="ipv4" source address="{variables(host)["testbed_gateway"]}" port port="{PORT}" '
+            'protocol="tcp" accept')
+    opened = []
+    try:
+        if connects(bootstrap(host)):
+            for name in variables(host)["groups"]["kafka"]:
+                broker = other_host(name)
+                if broker.run("firewall-cmd --state").rc == 0:
+                    broker.check_output("firewall-cmd --add-rich-rule=%s", rule)
+                    opened.append(broker)
+        refused = connects(bootstrap(host))
+        assert refused is None, f"the controller cannot reach {bootstrap(host)} ({refused})"
+        yield
+    finally:
+        for broker in opened:
+            broker.check_output("firewall-cmd --remove-rich-rule=%s", rule)
 
 
 def test_admin_identity_works(host, reachable):

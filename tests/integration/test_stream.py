@@ -511,6 +511,22 @@ def test_snapshot_holds_the_latest_windows(run: Run) -> None:
     assert not list(path.parent.glob(".snapshot.json.*")), "a temporary snapshot file was left behind"
 
 
+def test_health_names_the_query_that_reads_kafka_and_its_lag(run: Run) -> None:
+    """health.json (beside the snapshot, what the dashboard's health strip shows): the main query's last batch and
+    rates, and how far it is behind Kafka on the topic it reads (caught up by now: nothing behind)."""
+    path = run.out / "health.json"
+
+    def reported() -> dict[str, Any] | None:
+        data = json.loads(path.read_text()) if path.exists() else None
+        return data if data and data.get("kafka", {}).get(TOPIC, {}).get("offsets_behind_latest") == 0 else None
+
+    data = wait_for(reported, WAIT_S, "health.json to report the topic caught up", run.job)
+    assert data["main_query"] == "ingest" and set(data["kafka"]) == {TOPIC}
+    main = data["queries"]["ingest"]
+    assert isinstance(main["batch_id"], int) and main["batch_id"] >= 0
+    assert main["finished_at"].endswith("Z") and main["processed_rows_per_second"] >= 0
+
+
 def test_sigterm_stops_the_job_gracefully(run: Run) -> None:
     before = {name: len(table(run.out / name)) for name in ("messages", "events", "dead_letters", "aggregates")}
     run.job.process.send_signal(signal.SIGTERM)  # the driver only, as systemd's KillMode=mixed does

@@ -2,9 +2,11 @@
 
 Reads the committed rows of the ``messages`` and ``aggregates`` Delta tables (:mod:`chat_sentiment.tables`: a
 killed batch is never seen) and prints one line per channel and minute: messages, positive / neutral /
-negative, mean score and top emotes. A minute the job has closed (its aggregate row exists) is marked ``closed``;
-its numbers are the job's own, and they are checked against a recount of the per-message rows (``check`` column:
-``ok`` or what differs). A minute still open (the watermark has not passed its end) is recounted from the rows.
+negative, mean score and top emotes. A minute that has ended (by this host's clock) and has the job's aggregate row
+is marked ``closed``; the job keeps its current minute's row up to date batch by batch (and corrects a past minute
+when a late line arrives), so a minute in progress is ``open``. Where the job has a row, its numbers are shown and
+checked against a recount of the per-message rows (``check`` column: ``ok`` or what differs); a minute without one
+is recounted from the rows.
 With ``--since``, the minute it falls in is ``partial``: only its rows from ``--since`` on are counted, so it is
 not compared with the job's whole-minute row.
 
@@ -86,8 +88,10 @@ def recount(messages: Any, window_seconds: int = 60) -> dict[tuple[str, str, str
     return out
 
 
-def build(output_dir: Path, since: datetime | None = None, window_seconds: int = 60) -> dict[str, Any]:
-    """The report as a dict (see the module docstring)."""
+def build(output_dir: Path, since: datetime | None = None, window_seconds: int = 60,
+          now: datetime | None = None) -> dict[str, Any]:
+    """The report as a dict (see the module docstring); ``now`` decides which minutes have ended (default: now)."""
+    now = now or datetime.now(UTC)
     messages = read_table(output_dir / "messages", MESSAGE_COLUMNS)
     if since is not None and not messages.empty:
         messages = messages[messages["ts"].map(lambda ts: _utc(ts) >= since)]
@@ -106,7 +110,7 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
             counted = windows.get(key)
             job = Window(key[0], key[1], key[2], int(row["messages"]), int(row["positive"]), int(row["neutral"]),
                          int(row["negative"]), round(float(row["mean_score"]), 4), _pairs(row.get("top_emotes"))[:3],
-                         closed=True)
+                         closed=_utc(row["window_end"]) <= now)
             diffs = []
             if counted is None:
                 diffs.append("no message rows")

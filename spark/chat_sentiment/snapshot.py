@@ -1,4 +1,4 @@
-"""The small JSON file a web page polls: the latest closed windows of each channel.
+"""The small JSON file a web page polls: the latest per-minute windows of each channel.
 
 The job merges every batch of new per-minute aggregates into the file (:func:`merge_windows`) and replaces it
 atomically (:func:`write_json_atomic`: a temporary file in the same directory, fsync, rename), so a reader sees
@@ -18,8 +18,9 @@ Format (``version`` 1)::
            "messages": 42, "positive": 20, "neutral": 15, "negative": 7, "mean_score": 0.1834,
            "top_emotes": [["KEKW", 9], ["PogChamp", 4]], "top_words": [["ㅋㅋ", 12], ["가즈아", 3]]}]}]}
 
-Only closed windows appear (the aggregates are written once the watermark passes a window's end), so the newest
-window lags the wall clock by about the window length plus the watermark delay.
+The job merges every window a batch touches, so the newest window is the minute in progress (its numbers grow
+until it ends) and a past window changes when a late line of it arrives. A reader tells closed minutes by their
+``window_end`` against its clock (the dashboard does so, and so does ``chat-sentiment report``).
 """
 
 from __future__ import annotations

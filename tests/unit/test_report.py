@@ -55,6 +55,20 @@ def test_closed_windows_agree_with_rows_and_open_ones_are_recounted(tmp_path: Pa
     assert "closed" in table and "open" in table and "5 scored messages (0 duplicate ids)" in table
 
 
+def test_the_minute_in_progress_is_open_though_the_job_has_its_row(tmp_path: Path) -> None:
+    """The job keeps its current minute's aggregate row up to date batch by batch: until the minute has ended the
+    report calls it open, with the job's numbers (checked against the rows all the same)."""
+    _messages(tmp_path)
+    _aggregate(tmp_path, messages=3, positive=2)
+    during = report.build(tmp_path, now=datetime(2026, 11, 29, 18, 0, 59, tzinfo=UTC))
+    after = report.build(tmp_path, now=datetime(2026, 11, 29, 18, 1, 0, tzinfo=UTC))
+    for built, closed in ((during, False), (after, True)):
+        window = next(w for w in built["windows"]
+                      if (w["channel"], w["window_start"]) == ("kr", "2026-11-29T18:00:00Z"))
+        assert (window["closed"], window["messages"], window["check"]) == (closed, 3, "ok")
+        assert built["closed_windows"] == int(closed) and built["mismatches"] == []
+
+
 def test_a_window_that_disagrees_with_its_rows_is_a_mismatch(tmp_path: Path) -> None:
     _messages(tmp_path)
     _aggregate(tmp_path, messages=4, positive=3)

@@ -1,7 +1,8 @@
 // The chat-sentiment dashboard: polls two small JSON documents and draws them as plain SVG. No framework, no
 // build step, nothing fetched from anywhere but this host (the Content-Security-Policy allows only 'self').
 //
-// data/snapshot.json  per source and channel, the newest closed per-minute windows (chat_sentiment.snapshot)
+// data/snapshot.json  per source and channel, the newest per-minute windows, the one in progress included
+//                     (chat_sentiment.snapshot)
 // data/health.json    the job's last batches, rates, offsets behind Kafka, dead letters per minute; 204 until the
 //                     job writes it ("no health data")
 // Both come through httpd from the job host's read-only feed. "now" is the web host's clock (the Date header of
@@ -92,6 +93,17 @@
     return channels.filter((c) => !source || c.source === source);
   }
 
+  // A minute is closed once it has ended (by the web server's clock). The job keeps its minute up to date batch by
+  // batch, and corrects a past one when a late line arrives, so the minute in progress is shown, marked as such.
+  function isClosed(w) {
+    return Date.parse(w.window_end) <= serverNow();
+  }
+
+  function lastClosed(windows) {
+    for (let i = windows.length - 1; i >= 0; i -= 1) if (isClosed(windows[i])) return windows[i];
+    return null;
+  }
+
   function windowsInRange(channel) {
     const from = serverNow() - Number($("range-pick").value) * 60000;
     return (channel.windows || []).filter((w) => Date.parse(w.window_end) >= from);
@@ -119,10 +131,12 @@
     const channel = channels.find((c) => keyOf(c) === key) || null;
     renderOverview(channels, key);
     const windows = channel ? windowsInRange(channel) : [];
-    const newest = windows.length ? windows[windows.length - 1].window_start : "";
+    const closed = lastClosed(windows);
+    const newest = closed ? closed.window_start : "";
     const minuteOptions = windows.slice().reverse().map((w) => ({
       value: w.window_start,
-      label: minuteLabel(w.window_start) + (w.window_start === newest ? " (newest)" : ""),
+      label: minuteLabel(w.window_start) +
+        (w.window_start === newest ? " (newest closed)" : isClosed(w) ? "" : " (in progress)"),
     }));
     minuteOptions.unshift({ value: "", label: "newest closed" });
     $("minute-pick").value = state.pickedMinute;
@@ -139,8 +153,8 @@
   function newestOverall() {
     let newest = "";
     for (const c of (state.snapshot && state.snapshot.channels) || []) {
-      const last = c.windows && c.windows.length ? c.windows[c.windows.length - 1].window_start : "";
-      if (last > newest) newest = last;
+      const last = lastClosed(c.windows || []);
+      if (last && last.window_start > newest) newest = last.window_start;
     }
     return newest;
   }
@@ -164,7 +178,7 @@
   function renderOverview(channels, selectedKey) {
     const body = $("channels").tBodies[0];
     body.replaceChildren(...channels.map((c) => {
-      const last = c.windows && c.windows.length ? c.windows[c.windows.length - 1] : null;
+      const last = lastClosed(c.windows || []);
       const row = document.createElement("tr");
       row.dataset.source = c.source;
       row.dataset.channel = c.channel;
@@ -218,7 +232,7 @@
     svg("text", { x: W - right, y: H - 4, "text-anchor": "end" }, root).textContent = stamp(new Date(to).toISOString());
     // stacked bars: negative at the bottom, neutral, positive on top; their sum is the volume
     for (const w of windows) {
-      const group = svg("g", { "data-window-start": w.window_start }, root);
+      const group = svg("g", { "data-window-start": w.window_start, class: isClosed(w) ? "closed" : "open" }, root);
       const x0 = x(w.window_start);
       if (shown && w.window_start === shown.window_start) {
         svg("rect", { x: x0 - 1, y: meanTop, width: slot + 2, height: barTop + barH - meanTop, class: "picked-mark" }, group);

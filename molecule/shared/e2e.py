@@ -219,8 +219,8 @@ def report(host, output_dir: str) -> dict[str, Any]:
 
 
 def closed_report(host, output_dir: str, channels: set[str], timeout: float = 600) -> dict[str, Any]:
-    """The report, once every one of ``channels`` has an aggregate row and every aggregate row equals a recount of
-    its rows.
+    """The report, once every one of ``channels`` has a closed minute (ended, with its aggregate row) and every
+    aggregate row equals a recount of its rows.
 
     The job commits a batch's messages, then merges the windows they fall in into ``aggregates``: a report read
     between the two commits sees rows its window does not count yet, so the probe waits for a report where they

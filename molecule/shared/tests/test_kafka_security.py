@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -125,12 +126,12 @@ def connects(address: str) -> str | None:
         return str(exc)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def reachable(host):
     """The client checks run from the controller, which is in no inventory group. Where firewalld keeps it out of
     the brokers' port (kafka-cluster, whose test_firewall_standalone proves that), it is let in by a runtime-only
-    rich rule on every broker for this module's checks, and the rule is removed afterwards: the firewall checks
-    that follow find exactly the roles' rules again."""
+    rich rule on every broker for each check that needs it, removed right after: the verbose converge (which would
+    drop a rule the roles did not write) and the firewall checks find exactly the roles' rules."""
     rule = (f'rule family="ipv4" source address="{variables(host)["testbed_gateway"]}" port port="{PORT}" '
             'protocol="tcp" accept')
     opened = []
@@ -229,7 +230,7 @@ def test_no_secret_in_any_journal(host):
 
 def test_no_secret_in_a_converge_at_verbose(host):
     """The scenario's converge run again at -v, with what the side effect applied (so nothing changes, a
-    downgrade least of all): its whole output holds no password or key."""
+    downgrade least of all): its whole output holds no password or key, and it changes nothing."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", scenario.parent.parent))
     argv = ["ansible-playbook", "-v", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / "converge.yml")]
@@ -247,3 +248,18 @@ def test_no_secret_in_a_converge_at_verbose(host):
     assert run.returncode == 0, output[-3000:]
     leaked = [label for label, secret in secrets().items() if secret and secret in output]
     assert not leaked, f"the converge output holds the secrets of {leaked}"
+    # It is also an idempotence run (the pipeline scenario has no other): every host's recap says changed=0.
+    recaps = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", run.stdout, re.MULTILINE)
+    assert recaps, run.stdout[-2000:]
+    assert all(changed == "0" for _, changed in recaps), (recaps, changed_tasks(run.stdout))
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The tasks that reported a change, from ansible-playbook's output."""
+    task, found = "", []
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith("changed:"):
+            found.append(task)
+    return found

@@ -1,5 +1,5 @@
-"""One licence everywhere: every role's meta/main.yml and both pyproject.toml files name the licence of the LICENSE
-file."""
+"""One licence everywhere: every role's meta/main.yml, both pyproject.toml files and the collection's galaxy.yml name
+the licence of the LICENSE file."""
 
 from __future__ import annotations
 
@@ -46,3 +46,8 @@ def test_each_python_project_has_the_repository_licence(path: str):
     project = tomllib.loads((REPO / path).read_text())["project"]
     assert project["license"] == licence_of_the_repository(), path
 
+
+
+def test_the_collection_has_the_repository_licence():
+    galaxy = yaml.safe_load((REPO / "ansible/galaxy.yml").read_text())
+    assert galaxy["license"] == [licence_of_the_repository()]

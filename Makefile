@@ -66,7 +66,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff, playbook syntax
 	cd $(REPO) && yamllint -s .
 	cd $(REPO) && ruff check .
 	cd $(REPO) && ansible-lint --profile production --offline -q
-	cd $(REPO) && for pb in ansible/playbooks/*.yml molecule/*/*.yml; do \
+	cd $(REPO) && for pb in site.yml ansible/playbooks/*.yml molecule/*/*.yml; do \
 	  case "$$pb" in */molecule.yml) continue;; esac; \
 	  ansible-playbook --syntax-check -i localhost, "$$pb" >/dev/null || { echo "syntax-check failed: $$pb" >&2; exit 1; }; \
 	done; echo "syntax-check: ok"

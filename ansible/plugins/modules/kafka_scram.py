@@ -1,0 +1,1 @@
+../../roles/kafka/library/kafka_scram.py

@@ -4,16 +4,13 @@ One ``ansible-playbook`` run (connection local) renders, for three fake job host
 ``vars/main.yml``, the job's settings file and the ``CHAT_SENTIMENT_*`` variables the role's model check runs with
 (``__sentiment_job_scorer_env``): one host on the lexicon scorer, one on the transformers scorer with the role's
 defaults, one on the onnx runtime, int8, with a label map and threads. The job's own loader
-(``chat_sentiment.config``) reads both, and for the transformers hosts both describe the same scorer: the check
+(``chat_sentiment.config``) reads each, and for the transformers hosts both describe the same scorer: the check
 tests the model the job will run. The role's argument specs are checked with Ansible's own validator.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -44,50 +41,24 @@ HOSTS = {
 }
 
 
-def playbook(out: Path) -> list[dict[str, Any]]:
-    return [{
-        "name": "Render job.toml and the model check's variables as the role does",
-        "hosts": "spark",
-        "connection": "local",
-        "gather_facts": False,
-        "vars_files": [str(ROLE / "vars" / "main.yml")],
-        "vars": {
-            "role_path": str(ROLE),
-            "ansible_python_interpreter": shutil.which("python3") or "python3",
-            "sentiment_job_java_home": "/usr/lib/jvm/java-17",
-        },
-        "tasks": [
-            {
-                "name": "job.toml is rendered",
-                "ansible.builtin.template": {"src": str(ROLE / "templates" / "job.toml.j2"),
-                                             "dest": str(out) + "/{{ inventory_hostname }}.toml", "mode": "0600"},
-            },
-            {
-                "name": "The model check's environment is written",
-                "ansible.builtin.copy": {"content": "{{ __sentiment_job_scorer_env | to_json }}",
-                                         "dest": str(out) + "/{{ inventory_hostname }}.env.json", "mode": "0600"},
-            },
-        ],
-    }]
-
-
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rendered(tmp_path_factory: pytest.TempPathFactory, local_play) -> Path:
     work = tmp_path_factory.mktemp("job-template")
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     inventory = {"all": {
         "vars": {**defaults, "chat_sentiment_pki_dir": str(work / "pki")},
-        "children": {"kafka": {"hosts": {"k1": {"ansible_host": "10.0.0.1"}}},
-                     "spark": {"hosts": HOSTS}},
+        "children": {"kafka": {"hosts": {"k1": {"ansible_host": "10.0.0.1"}}}, "spark": {"hosts": HOSTS}},
     }}
-    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    (work / "play.yml").write_text(yaml.safe_dump(playbook(work)))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(work / "inventory.yml"), str(work / "play.yml")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    out = str(work) + "/{{ inventory_hostname }}"
+    local_play(work, inventory, name="Render job.toml and the model check's variables as the role does",
+               hosts="spark", role=ROLE, play_vars={"sentiment_job_java_home": "/usr/lib/jvm/java-17"}, tasks=[
+                   {"name": "job.toml is rendered",
+                    "ansible.builtin.template": {"src": str(ROLE / "templates" / "job.toml.j2"), "dest": f"{out}.toml",
+                                                 "mode": "0600"}},
+                   {"name": "The model check's environment is written",
+                    "ansible.builtin.copy": {"content": "{{ __sentiment_job_scorer_env | to_json }}",
+                                             "dest": f"{out}.env.json", "mode": "0600"}},
+               ])
     return work
 
 

@@ -10,8 +10,6 @@ with the channel from the path, and (marker ``integration``) that the mirror's F
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -58,46 +56,21 @@ INVENTORY = {
 }
 
 
-def playbook(out: Path) -> list[dict[str, Any]]:
-    return [{
-        "name": "Render filebeat.yml as the role does",
-        "hosts": "shipper",
-        "connection": "local",
-        "gather_facts": False,
-        # The role's defaults come from the inventory's all group (below any host variable, as in a real run).
-        "vars_files": [str(ROLE / "vars" / "main.yml")],
-        "vars": {
-            "role_path": str(ROLE),
-            "ansible_python_interpreter": shutil.which("python3") or "python3",
-            "ansible_facts": {"architecture": "x86_64", "date_time": {"tz_offset": "+0000"}},
-            # What configure.yml sets from /etc/localtime.
-            "__filebeat_timezone": "{{ filebeat_timezone if filebeat_timezone | length > 0 else 'Etc/UTC' }}",
-        },
-        "tasks": [{
-            "name": "The template is rendered",
-            "ansible.builtin.template": {
-                "src": str(TEMPLATE),
-                "dest": str(out) + "/{{ inventory_hostname }}.yml",
-                "mode": "0600",
-            },
-        }],
-    }]
-
-
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def rendered(tmp_path_factory: pytest.TempPathFactory, local_play) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("filebeat-template")
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     # The generated Kafka password of the default (kafka_security sasl_ssl) goes to this test's folder.
     inventory = {"all": {**INVENTORY["all"], "vars": {**defaults, "chat_sentiment_pki_dir": str(work / "pki")}}}
-    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    (work / "play.yml").write_text(yaml.safe_dump(playbook(work)))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(work / "inventory.yml"), str(work / "play.yml")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    local_play(work, inventory, name="Render filebeat.yml as the role does", hosts="shipper", role=ROLE, play_vars={
+        "ansible_facts": {"architecture": "x86_64", "date_time": {"tz_offset": "+0000"}},
+        # What configure.yml sets from /etc/localtime.
+        "__filebeat_timezone": "{{ filebeat_timezone if filebeat_timezone | length > 0 else 'Etc/UTC' }}",
+    }, tasks=[{
+        "name": "The template is rendered",
+        "ansible.builtin.template": {"src": str(TEMPLATE), "dest": str(work) + "/{{ inventory_hostname }}.yml",
+                                     "mode": "0600"},
+    }])
     return {name: work / f"{name}.yml" for name in ("fb-group", "fb-override")}
 
 

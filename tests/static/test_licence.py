@@ -13,8 +13,6 @@ REPO = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent for p in (REPO / "ansible/roles").glob("*/meta/main.yml"))
 # The first line of each licence text as its SPDX identifier; the LICENSE file must be one of these.
 SPDX_BY_FIRST_LINE = {"MIT License": "MIT", "Apache License": "Apache-2.0"}
-# Roles another change owns at the moment; strict, so the mark must go once their meta/main.yml says MIT.
-PENDING = {"sentiment_job"}
 
 
 def licence_of_the_repository() -> str:
@@ -27,15 +25,7 @@ def test_the_roles_are_found():
     assert len(ROLES) >= 10, [r.name for r in ROLES]
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        pytest.param(r, id=r.name, marks=pytest.mark.xfail(strict=True, reason="its meta/main.yml is being edited"))
-        if r.name in PENDING
-        else pytest.param(r, id=r.name)
-        for r in ROLES
-    ],
-)
+@pytest.mark.parametrize("role", [pytest.param(r, id=r.name) for r in ROLES])
 def test_each_role_has_the_repository_licence(role: Path):
     meta = yaml.safe_load((role / "meta/main.yml").read_text())
     assert meta["galaxy_info"]["license"] == licence_of_the_repository(), f"{role}/meta/main.yml"

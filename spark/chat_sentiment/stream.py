@@ -735,14 +735,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("configuration error: %s", exc)
         return 2
     if args.check:
-        from . import modelcheck  # noqa: PLC0415 - loads the model (transformers): only for --check
-        try:
-            scorer = modelcheck.check(cfg.scorer)
-        except config.ConfigError as exc:
-            log.error("configuration error: %s", exc)
-            return 2
-        json.dump({"config": config.describe(cfg), "jars": [str(j) for j in jars], "scorer": scorer}, sys.stdout,
-                  indent=2, ensure_ascii=False)
+        json.dump({"config": config.describe(cfg), "jars": [str(j) for j in jars]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     log.info("settings %s", json.dumps(config.describe(cfg), sort_keys=True))
@@ -787,8 +780,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", default=None,
                         help=f"TOML settings file (or ${config.CONFIG_ENV_VAR}); CHAT_SENTIMENT_* variables override")
     parser.add_argument("--check", action="store_true",
-                        help="check the settings, the connector jars and the scorer's model (loaded once, a probe "
-                             "scored), print them, and exit")
+                        help="check the settings and the connector jars, print them, and exit")
     parser.add_argument("--log-level", default=None, help=f"the job's log level (or ${config.LOG_LEVEL_ENV_VAR})")
     return run(parser.parse_args(argv))
 

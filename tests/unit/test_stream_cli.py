@@ -39,7 +39,6 @@ def test_check_prints_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert report["config"]["output_dir"] == f"{tmp_path}/out"
     assert report["config"]["kafka"]["options"] == {"kafka.sasl.jaas.config": "***"}
     assert len(report["jars"]) == 6
-    assert report["scorer"] == {"name": "lexicon"}  # nothing to load
 
 
 def test_a_missing_connector_jar_stops_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -67,20 +66,3 @@ def test_window_seconds() -> None:
     assert window_seconds("1 minute") == 60
     assert window_seconds("30 seconds") == 30
     assert window_seconds("2 hours") == 7200
-
-
-def test_check_loads_the_scorers_model_and_names_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
-    """--check loads the configured model once (chat_sentiment.modelcheck): a model folder without its tokenizer
-    stops the start with the missing piece named, before Spark or Kafka."""
-    from chat_sentiment.stream import main as stream_main  # noqa: PLC0415
-
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text('{"model_type": "bert", "id2label": {"0": "negative", "1": "positive"}}')
-    monkeypatch.setenv("CHAT_SENTIMENT_JARS", str(_jar_dir(tmp_path)))
-    monkeypatch.setenv("CHAT_SENTIMENT_SCORER", "transformers")
-    monkeypatch.setenv("CHAT_SENTIMENT_MODEL", str(model))
-    with caplog.at_level("ERROR"):
-        assert stream_main(["--check"]) == 2
-    assert "configuration error: scorer (model" in caplog.text and "no tokenizer" in caplog.text, caplog.text

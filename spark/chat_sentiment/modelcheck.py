@@ -7,7 +7,8 @@ middle of a stream, where each Python worker builds the scorer on its first batc
     python -m chat_sentiment.modelcheck [--config FILE]
 
 prints what was loaded as JSON and exits 0, or names the problem on stderr and exits 2 (a configuration error, as
-the job does). :func:`check` is what ``python -m chat_sentiment.stream --check`` calls for the scorer.
+the job does). The sentiment_job role runs it as the job's user after staging a model and before the job's
+settings name it (``stream --check`` checks the settings and the connector jars, not the model).
 """
 
 from __future__ import annotations

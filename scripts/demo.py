@@ -36,7 +36,6 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,18 +264,12 @@ class Watch:
     result: dict[str, Any] = field(default_factory=dict)
 
 
-def ended(window: dict[str, Any], seconds: int = 60) -> bool:
-    """The minute is over (the hosts share this machine's clock)."""
-    start = datetime.fromisoformat(window["window_start"].replace("Z", "+00:00"))
-    return start.timestamp() + seconds <= time.time()
-
-
 def watch_once(demo: Demo, paths: dict[str, str], watch: Watch, page: Page | None, expected: int) -> int:
     """One look: new closed minutes printed as table rows, the first one on the page noted; unscored messages."""
     watch.result = report(demo, paths, watch.since)
     # Closed: ended, with the job's own row ("partial": the minute the run began in, of which only this run's rows
     # count, once it has ended).
-    closed = [w for w in watch.result["windows"] if w["closed"] or (w["check"] == "partial" and ended(w))]
+    closed = [w for w in watch.result["windows"] if w["closed"] or (w["check"] == "partial" and w["ended"])]
     new = [w for w in closed if (w["source"], w["channel"], w["window_start"]) not in watch.shown]
     if new and not watch.shown:
         demo.mark("first closed minute")

@@ -42,8 +42,9 @@ class Window:
     negative: int
     mean_score: float
     top_emotes: list[list[Any]] = field(default_factory=list)
-    closed: bool = False
+    closed: bool = False  # ended, and the job's aggregate row is shown
     check: str = ""
+    ended: bool = False  # the minute is over (by ``now``), whoever counted it
 
 
 def _utc(value: Any) -> datetime:
@@ -92,6 +93,10 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
           now: datetime | None = None) -> dict[str, Any]:
     """The report as a dict (see the module docstring); ``now`` decides which minutes have ended (default: now)."""
     now = now or datetime.now(UTC)
+
+    def ended(start: Any) -> bool:
+        return _utc(start).timestamp() + window_seconds <= now.timestamp()
+
     messages = read_table(output_dir / "messages", MESSAGE_COLUMNS)
     if since is not None and not messages.empty:
         messages = messages[messages["ts"].map(lambda ts: _utc(ts) >= since)]
@@ -110,7 +115,7 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
             counted = windows.get(key)
             job = Window(key[0], key[1], key[2], int(row["messages"]), int(row["positive"]), int(row["neutral"]),
                          int(row["negative"]), round(float(row["mean_score"]), 4), _pairs(row.get("top_emotes"))[:3],
-                         closed=_utc(row["window_end"]) <= now)
+                         closed=ended(row["window_start"]))
             diffs = []
             if counted is None:
                 diffs.append("no message rows")
@@ -124,6 +129,8 @@ def build(output_dir: Path, since: datetime | None = None, window_seconds: int =
             if diffs:
                 mismatches.append(asdict(job))
             windows[key] = job
+    for window in windows.values():
+        window.ended = ended(window.window_start)
     ids = messages["id"] if not messages.empty else []
     unique = len(set(ids))
     return {

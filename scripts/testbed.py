@@ -477,6 +477,7 @@ def down(names: list[str]) -> None:
     targets = [h for h in every if not names or h.name in names]
     _poweroff(targets)
     for host in targets:
+        _kill_orphan(host)  # a container whose nspawn died: host.pid() is None, so no poweroff reached it
         run("ip", "link", "del", host.veth, check=False, quiet=True)
         run("ip", "netns", "del", host.netns, check=False, quiet=True)
         shutil.rmtree(HOSTS_DIR / host.name, ignore_errors=True)
@@ -512,6 +513,53 @@ def _is_mountpoint(path: Path) -> bool:
     return any(line.split()[1] == str(path) for line in Path("/proc/mounts").read_text().splitlines())
 
 
+def _ppid(pid: int, proc: Path = Path("/proc")) -> int | None:
+    try:
+        return int((proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def orphaned_containers(proc: Path = Path("/proc")) -> dict[int, str]:
+    """Hosts' init processes that outlived their systemd-nspawn (killed by a signal to its process group, say), with
+    their network namespace (``net:[inode]``). A container's init is the process nspawn started with
+    ``container=systemd-nspawn`` in its environment, PID 1 in its own PID namespace; it is an orphan when its parent
+    is no longer an nspawn. ``pgrep systemd-nspawn`` cannot see those, and they keep ZooKeeper, Kafka and the rest
+    running with nobody to stop them."""
+    orphans = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"container=systemd-nspawn" not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            nspid = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("NSpid:"))
+            if nspid.split()[-1] != "1":
+                continue  # a process inside a container, not its init
+            parent = _ppid(int(entry.name), proc)
+            parent_cmd = (proc / str(parent) / "cmdline").read_bytes() if parent else b""
+            net = os.readlink(entry / "ns" / "net")
+        except (OSError, StopIteration):  # gone meanwhile, or not ours to read
+            continue
+        if b"systemd-nspawn" not in parent_cmd:
+            orphans[int(entry.name)] = net
+    return orphans
+
+
+def _kill_orphan(host: Host) -> None:
+    """SIGKILL the init of ``host``'s container if it outlived its nspawn (the whole container goes with it)."""
+    try:
+        net = f"net:[{os.stat(NETNS_DIR / host.netns).st_ino}]"
+    except OSError:
+        return
+    for pid, ns in orphaned_containers().items():
+        if ns == net:
+            log(f"{host.name}: its container outlived systemd-nspawn (pid {pid}); killing it")
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 10)
+
+
 def traces() -> list[str]:
     """Everything of ours that could outlive the bed: processes, namespaces, links, mounts."""
     found = []
@@ -519,6 +567,9 @@ def traces() -> list[str]:
     procs = run("pgrep", "-af", pattern, check=False, quiet=True).stdout.strip()
     if procs:
         found.append(f"processes: {procs}")
+    if orphans := orphaned_containers():
+        found.append("containers without their systemd-nspawn: "
+                     + ", ".join(f"pid {pid} ({net})" for pid, net in sorted(orphans.items())))
     netns = [n for n in run("ip", "netns", "list", check=False).stdout.split() if n.startswith("cstb-")]
     if netns:
         found.append(f"network namespaces: {netns}")

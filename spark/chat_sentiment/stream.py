@@ -16,11 +16,13 @@ One query, ``ingest`` (checkpoint ``<checkpoint_dir>/ingest``), reads the source
 ============== ====================================================================================================
 output         what
 ============== ====================================================================================================
-messages       chat messages and /me actions, scored; partitioned by ``date``; also sent to ``kafka.scored_topic``
-               (JSON, key = message id)
+messages       chat messages and /me actions, scored, each with the ``scorer`` that scored it (the lexicon scores
+               the model's overflow when ``[scorer] fallback`` is set: :mod:`chat_sentiment.fallback`); partitioned
+               by ``date``; also sent to ``kafka.scored_topic`` (JSON, key = message id)
 events         every other line kind (bans, subs, viewer stats...); by ``date``
 dead_letters   raw record + reason; by the ``date`` received; also to ``kafka.dead_letter_topic`` when set
-aggregates     per source, channel and window: counts per label, mean score, top emotes and words
+aggregates     per source, channel and window: counts per label, mean score, top emotes and words, messages per
+               scorer (``scored_by``)
 snapshot       ``snapshot_path`` (JSON, replaced atomically each batch) with ``health.json`` beside it
 ============== ====================================================================================================
 

@@ -322,8 +322,8 @@
       text(line, "");
       return;
     }
-    const share = counted ? Math.round((lexicon / counted) * 100) + "%" : "-";
-    text(line, "scored by lexicon fallback: " + share + " (" + lexicon + " of " + counted + " messages)");
+    text(line, counted ? "scored by lexicon fallback: " + Math.round((lexicon / counted) * 100) + "% (" + lexicon +
+      " of " + counted + " messages)" : "scored by lexicon fallback: not recorded for this minute");
   }
 
   function renderHealth() {

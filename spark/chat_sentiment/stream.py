@@ -327,6 +327,7 @@ class DeltaTables:
             if converted is not None:
                 log.info("table %s: converted from the Parquet table of an earlier release (kept in %s)", table,
                          converted)
+                self.add_new_columns(table, schema)
                 continue
             partition = tables.TABLES[table]
             writer = self.spark.createDataFrame([], schema).write.format("delta").mode("ignore")

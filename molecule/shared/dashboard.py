@@ -104,6 +104,9 @@ class Browser:
                  "window_start": panel.get_attribute("data-window-start")}
         for name in ("messages", "positive", "neutral", "negative", "mean"):
             shown[name] = self.text(f"m-{name}")
+        fallback = self.driver.find_element(By.ID, "m-fallback")
+        # the lexicon fallback's share of the minute: "" while the line is hidden (no fallback, one scorer)
+        shown["fallback"] = "" if fallback.get_attribute("hidden") is not None else self.text("m-fallback")
         return shown
 
     def screenshot(self, name: str) -> Path:
@@ -221,6 +224,8 @@ def closed_minutes_match_the_report(bed: Bed) -> int:
         # page's precision.
         assert abs(float(shown["mean"]) - window["mean_score"]) <= 0.00055, (shown, window)
         assert shown["mean"] == signed(float(shown["mean"]))
+        # The scenarios' jobs have no fallback scorer (sentiment_job_fallback_scorer ""): no share is shown.
+        assert shown["fallback"] == "", shown
     bed.browser.screenshot(f"{bed.name}-minute")
     return len(windows)
 

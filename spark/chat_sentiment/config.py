@@ -43,6 +43,8 @@ A complete file, with the defaults::
     runtime = "torch"                          # transformers: torch | onnx (onnx/model.onnx, see onnxmodel.py)
     labels = []                                # transformers: each class index's sentiment, ["negative", "positive"]
     threads = 0                                # transformers: threads per Python worker (0 = the runtime's choice)
+    fallback = ""                              # transformers: "" | lexicon: scores what the model has no time for
+    fallback_budget = 3.0                      # transformers + fallback: model seconds per Spark task and batch
 
     [spark]
     master = "local[*]"
@@ -66,6 +68,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from .fallback import DEFAULT_BUDGET_S, FALLBACK_SCORERS, SLOW_MODEL_ENV_VAR
 
 SOURCES = ("twitch", "twitter")
 SCORERS = ("lexicon", "transformers")
@@ -158,6 +162,13 @@ class ScorerSettings:
     runtime: str = "torch"
     labels: tuple[str, ...] = ()
     threads: int = 0
+    fallback: str = ""
+    fallback_budget: float = DEFAULT_BUDGET_S
+
+    def fallback_scorer(self) -> str:
+        """The scorer of the overflow (:mod:`chat_sentiment.fallback`), "" for none: the fallback applies to the
+        transformers scorer only (the lexicon scorer has nothing to fall back from)."""
+        return self.fallback if self.name == "transformers" else ""
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`chat_sentiment.scorers.get_scorer` (besides name and model)."""
@@ -334,6 +345,14 @@ def _as_labels(value: Any, where: str) -> tuple[str, ...]:
     return labels
 
 
+def _as_fallback(value: Any, where: str) -> str:
+    name = _as_str(value, where).lower()
+    if name and name not in FALLBACK_SCORERS:
+        raise ConfigError(f"{where}: unknown fallback scorer {name!r}; choose {' or '.join(FALLBACK_SCORERS)}, or "
+                          "\"\" for none")
+    return name
+
+
 def _as_offsets(value: Any, where: str) -> str:
     text = _as_str(value, where)
     if text in ("earliest", "latest"):
@@ -412,6 +431,8 @@ _KEYS: dict[tuple[str, str], Converter] = {
     ("scorer", "runtime"): _as_runtime,
     ("scorer", "labels"): _as_labels,
     ("scorer", "threads"): _as_int,
+    ("scorer", "fallback"): _as_fallback,
+    ("scorer", "fallback_budget"): _as_float,
     ("spark", "master"): _as_str,
     ("spark", "app_name"): _as_str,
     ("spark", "jars"): _as_list,
@@ -459,6 +480,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CHAT_SENTIMENT_MODEL_RUNTIME": ("scorer", "runtime"),
     "CHAT_SENTIMENT_MODEL_LABELS": ("scorer", "labels"),
     "CHAT_SENTIMENT_MODEL_THREADS": ("scorer", "threads"),
+    "CHAT_SENTIMENT_FALLBACK_SCORER": ("scorer", "fallback"),
+    "CHAT_SENTIMENT_FALLBACK_BUDGET": ("scorer", "fallback_budget"),
     "CHAT_SENTIMENT_SPARK_MASTER": ("spark", "master"),
     "CHAT_SENTIMENT_SPARK_APP_NAME": ("spark", "app_name"),
     "CHAT_SENTIMENT_JARS": ("spark", "jars"),
@@ -511,7 +534,8 @@ def from_env(environ: Mapping[str, str], base: StreamConfig | None = None) -> St
             values[(section, key)] = _KEYS[(section, key)](environ[name], name)
     unknown = sorted(n for n in environ if n.startswith("CHAT_SENTIMENT_") and n not in ENV_VARS
                      and n not in (CONFIG_ENV_VAR, LOG_LEVEL_ENV_VAR, "CHAT_SENTIMENT_CACHE",
-                                   "CHAT_SENTIMENT_FAULT_MARKER", "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT"))
+                                   "CHAT_SENTIMENT_FAULT_MARKER", "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT",
+                                   SLOW_MODEL_ENV_VAR))
     if unknown:
         raise ConfigError(f"unknown environment variable {unknown[0]} (known: {', '.join(sorted(ENV_VARS))})")
     return _apply(values, base or StreamConfig())

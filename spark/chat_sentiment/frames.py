@@ -43,6 +43,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .fallback import Budget, Overflow, score_with_fallback
 from .filebeat import parse_event
 from .records import SCORED_KINDS, ChatEvent, DeadLetter, stable_id
 from .scorers import LABELS, Score, Scorer, get_scorer
@@ -50,14 +51,15 @@ from .twitter import parse_record
 
 #: Columns of a Kafka record as the job selects them.
 KAFKA_COLUMNS = ("value", "topic", "partition", "offset", "timestamp")
-#: Columns of a row: parsed fields, the scorer's label and score (chat messages only), the Kafka provenance.
+#: Columns of a row: parsed fields, the scorer's label and score and the name of the scorer that gave them (chat
+#: messages only: ``transformers`` or ``lexicon``, see :mod:`chat_sentiment.fallback`), the Kafka provenance.
 PARSED_COLUMNS = (
     "type", "id", "source", "channel", "ts", "kind", "user", "display_name", "text", "emotes", "badges", "lang",
-    "attrs", "raw", "reason", "origin", "label", "score", "topic", "partition", "offset", "kafka_ts",
+    "attrs", "raw", "reason", "origin", "label", "score", "scorer", "topic", "partition", "offset", "kafka_ts",
 )
 SCORED_COLUMNS = (
-    "id", "source", "channel", "ts", "user", "display_name", "kind", "text", "label", "score", "emotes", "badges",
-    "lang", "topic", "partition", "offset",
+    "id", "source", "channel", "ts", "user", "display_name", "kind", "text", "label", "score", "scorer", "emotes",
+    "badges", "lang", "topic", "partition", "offset",
 )
 _TS = pa.timestamp("us", tz="UTC")
 _STRINGS = pa.list_(pa.string())
@@ -154,7 +156,7 @@ def _event_row(event: ChatEvent, provenance: dict[str, Any]) -> dict[str, Any]:
         "text": _opt_str(event.text), "emotes": [str(e) for e in event.emotes],
         "badges": [str(b) for b in event.badges], "lang": _opt_str(event.lang),
         "attrs": json.dumps(attrs, ensure_ascii=False, default=str, sort_keys=True),
-        "raw": None, "reason": None, "origin": None, "label": None, "score": None, **provenance,
+        "raw": None, "reason": None, "origin": None, "label": None, "score": None, "scorer": None, **provenance,
     }
 
 
@@ -171,7 +173,8 @@ def _dead_row(raw: str, reason: str, provenance: dict[str, Any], source: str | N
         "type": "dead_letter", "id": dead_id, "source": source, "channel": None, "ts": None,
         "kind": None, "user": None, "display_name": None, "text": None, "emotes": [], "badges": [], "lang": None,
         "attrs": None, "raw": _clean(raw[:MAX_RAW_CHARS]), "reason": _clean(reason),
-        "origin": None if origin is None else _clean(origin), "label": None, "score": None, **provenance,
+        "origin": None if origin is None else _clean(origin), "label": None, "score": None, "scorer": None,
+        **provenance,
     }
 
 
@@ -271,22 +274,26 @@ def score_texts(scorer: Scorer, texts: list[str], marker: str = "") -> list[Scor
     return [*score_texts(scorer, texts[:half], marker), *score_texts(scorer, texts[half:], marker)]
 
 
-def score_rows(rows: list[dict[str, Any]], scorer: Scorer, values: Mapping[tuple[Any, Any, Any], Any]
-               ) -> list[dict[str, Any]]:
-    """``rows`` with ``label``/``score`` on chat messages and actions; a message the scorer fails on becomes a
-    dead letter naming the exception (``values``: the raw Kafka value by (topic, partition, offset))."""
+def score_rows(rows: list[dict[str, Any]], scorer: Scorer, values: Mapping[tuple[Any, Any, Any], Any],
+               overflow: Overflow | None = None) -> list[dict[str, Any]]:
+    """``rows`` with ``label``/``score``/``scorer`` on chat messages and actions; a message the scorer fails on
+    becomes a dead letter naming the exception (``values``: the raw Kafka value by (topic, partition, offset)).
+    With ``overflow``, the messages the model has no budget left for are scored by the fallback scorer
+    (:mod:`chat_sentiment.fallback`)."""
     chat = [i for i, row in enumerate(rows) if row["type"] == "event" and row["kind"] in SCORED_KINDS]
-    results = score_texts(scorer, [rows[i]["text"] or "" for i in chat], _fault_marker())
+    marker = _fault_marker()
+    results, names = score_with_fallback(scorer, [rows[i]["text"] or "" for i in chat], overflow,
+                                         lambda by, texts: score_texts(by, texts, marker))
     out = list(rows)
-    for i, result in zip(chat, results, strict=True):
+    for i, result, name in zip(chat, results, names, strict=True):
         row = rows[i]
         if isinstance(result, BaseException):
             key = (row["topic"], row["partition"], row["offset"])
-            out[i] = _dead_row(_raw_text(values.get(key)), f"scorer {scorer.name!r} failed on this message: "
+            out[i] = _dead_row(_raw_text(values.get(key)), f"scorer {name!r} failed on this message: "
                                f"{type(result).__name__}: {result}", _provenance(row), row["source"], 0,
                                origin=row["id"])
         else:
-            out[i] = {**row, "label": result.label, "score": float(result.score)}
+            out[i] = {**row, "label": result.label, "score": float(result.score), "scorer": name}
     return out
 
 
@@ -332,23 +339,27 @@ def _kafka_records(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
 
 
 def process_batch(batch: pa.RecordBatch, source_by_topic: Mapping[str, str], scorer: Scorer,
-                  twitter_channel: str = "twitter") -> pa.RecordBatch:
+                  twitter_channel: str = "twitter", overflow: Overflow | None = None) -> pa.RecordBatch:
     """One Arrow batch of Kafka records (:data:`KAFKA_COLUMNS`) -> the rows the job stores (:data:`ARROW_SCHEMA`):
-    parsed, chat scored, anything unstorable turned into a dead letter. Total: it does not raise for any input."""
+    parsed, chat scored (the overflow by the fallback scorer, when given), anything unstorable turned into a dead
+    letter. Total: it does not raise for any input."""
     records = _kafka_records(batch)
     rows = parse_rows(records, source_by_topic, twitter_channel)
     values = {(topic, partition, offset): value for value, topic, partition, offset, _ in records}
-    return to_record_batch(score_rows(rows, scorer, values))
+    return to_record_batch(score_rows(rows, scorer, values, overflow))
 
 
 def process_batches(batches: Iterable[pa.RecordBatch], source_by_topic: Mapping[str, str], scorer_name: str, *,
-                    model: str, options_json: str, twitter_channel: str = "twitter") -> Iterator[pa.RecordBatch]:
-    """The ``mapInArrow`` body of the job: the scorer is built once per Python worker (see :func:`cached_scorer`),
-    then every batch goes through :func:`process_batch`."""
+                    model: str, options_json: str, twitter_channel: str = "twitter", fallback: str = "",
+                    fallback_budget: float = 0.0) -> Iterator[pa.RecordBatch]:
+    """The ``mapInArrow`` body of the job, called once per Spark task: the scorer is built once per Python worker
+    (see :func:`cached_scorer`), then every batch goes through :func:`process_batch`. With a ``fallback`` scorer,
+    the model has ``fallback_budget`` seconds for this task's messages (:mod:`chat_sentiment.fallback`)."""
     scorer: Scorer | None = None
+    overflow = Overflow(cached_scorer(fallback, "", "{}"), Budget(fallback_budget)) if fallback else None
     for batch in batches:
         scorer = scorer or cached_scorer(scorer_name, model, options_json)
-        yield process_batch(batch, source_by_topic, scorer, twitter_channel)
+        yield process_batch(batch, source_by_topic, scorer, twitter_channel, overflow)
 
 
 # ------------------------------------------------------------------------------------------------ pandas
@@ -389,11 +400,12 @@ def parse_frame(frame: pd.DataFrame, source_by_topic: Mapping[str, str], twitter
 
 
 def score_frame(frame: pd.DataFrame, scorer: Scorer) -> pd.DataFrame:
-    """``frame`` (with at least the :data:`SCORED_COLUMNS` but label/score) plus ``label`` and ``score``, selected
+    """``frame`` (with at least the :data:`SCORED_COLUMNS` but label/score/scorer) plus those three, selected
     to :data:`SCORED_COLUMNS`. A missing text scores as empty (neutral)."""
     texts = ["" if t is None or (isinstance(t, float) and pd.isna(t)) else str(t) for t in frame["text"]]
     scores = _valid(scorer.score_batch(texts), len(texts)) if texts else []
-    out = frame.assign(label=[s.label for s in scores], score=[float(s.score) for s in scores])
+    out = frame.assign(label=[s.label for s in scores], score=[float(s.score) for s in scores],
+                       scorer=[scorer.name] * len(scores))
     out["score"] = out["score"].astype("float64")
     return out[list(SCORED_COLUMNS)]
 

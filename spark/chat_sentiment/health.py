@@ -6,12 +6,17 @@ What a dashboard or a monitoring check needs to tell whether the job keeps up, f
      "queries": {"ingest": {"batch_id": 42, "finished_at": "...", "input_rows_per_second": 81.2,
                             "processed_rows_per_second": 441.3, "num_input_rows": 812}},
      "kafka": {"twitch-chat": {"offsets_behind_latest": 0}},
-     "dead_letters_per_minute": [{"minute": "2024-05-01T12:02:00Z", "count": 3}, ...]}
+     "dead_letters_per_minute": [{"minute": "2024-05-01T12:02:00Z", "count": 3}, ...],
+     "fallback": {"scorer": "lexicon", "budget_seconds": 3.0},
+     "fallback_per_minute": [{"minute": "2024-05-01T12:02:00Z", "count": 120}, ...]}
 
 ``main_query``: the query that reads Kafka (``ingest``; ``messages`` before the Delta release), whose entry in
 ``queries`` is the job's last batch and rates. ``kafka``: per topic, how many records its last batch left unread
 (the newest offsets the source saw minus the offsets it has read to). ``dead_letters_per_minute``: dead letters
-written per minute of processing time, for the last :data:`KEEP_MINUTES` minutes. A reader that finds
+written per minute of processing time, for the last :data:`KEEP_MINUTES` minutes. ``fallback``: the scorer of
+the overflow and the model's budget per task and batch, ``null`` when the job has none
+(:mod:`chat_sentiment.fallback`); ``fallback_per_minute``: the messages it scored per minute of processing time
+(minutes without any are left out, as for dead letters). A reader that finds
 ``updated_at`` old knows the job stopped.
 Pure Python: tested without Spark.
 """
@@ -60,27 +65,39 @@ def offsets_behind(source: Mapping[str, Any]) -> dict[str, int]:
 
 
 class Health:
-    """Collects the progress of the job's queries and its dead letters; :meth:`write` saves the document."""
+    """Collects the progress of the job's queries, its dead letters and its fallback scoring; :meth:`write` saves
+    the document."""
 
-    def __init__(self, path: Path, scorer: str, now: datetime | None = None, main_query: str = "ingest") -> None:
+    def __init__(self, path: Path, scorer: str, now: datetime | None = None, main_query: str = "ingest", *,
+                 fallback: str = "", fallback_budget: float = 0.0) -> None:
         self.path = path
         self.scorer = scorer
         self.main_query = main_query
+        self.fallback = {"scorer": fallback, "budget_seconds": fallback_budget} if fallback else None
         self.started_at = now or datetime.now(UTC)
         self.queries: dict[str, dict[str, Any]] = {}
         self.kafka: dict[str, dict[str, int]] = {}
         self.dead_letters: dict[datetime, int] = {}
+        self.fallback_counts: dict[datetime, int] = {}
         self._lock = threading.Lock()  # progress events and batches come from different threads
 
-    def dead_letters_written(self, count: int, now: datetime | None = None) -> None:
+    def _count(self, per_minute: dict[datetime, int], count: int, now: datetime | None) -> None:
+        """Add ``count`` to this minute of ``per_minute``, forgetting minutes older than KEEP_MINUTES."""
         if count <= 0:
             return
         minute = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
         with self._lock:
-            self.dead_letters[minute] = self.dead_letters.get(minute, 0) + count
+            per_minute[minute] = per_minute.get(minute, 0) + count
             horizon = minute - timedelta(minutes=KEEP_MINUTES)
-            for old in [m for m in self.dead_letters if m <= horizon]:
-                del self.dead_letters[old]
+            for old in [m for m in per_minute if m <= horizon]:
+                del per_minute[old]
+
+    def dead_letters_written(self, count: int, now: datetime | None = None) -> None:
+        self._count(self.dead_letters, count, now)
+
+    def fallback_scored(self, count: int, now: datetime | None = None) -> None:
+        """``count`` messages of a batch were scored by the fallback scorer (the model had no budget left)."""
+        self._count(self.fallback_counts, count, now)
 
     def progress(self, report: Mapping[str, Any], now: datetime | None = None) -> None:
         """Record one query's progress report (a dict parsed from ``StreamingQueryProgress.json``)."""
@@ -109,12 +126,17 @@ class Health:
                 "main_query": self.main_query,
                 "queries": {name: dict(entry) for name, entry in sorted(self.queries.items())},
                 "kafka": {topic: dict(entry) for topic, entry in sorted(self.kafka.items())},
-                "dead_letters_per_minute": [{"minute": iso(minute), "count": count}
-                                            for minute, count in sorted(self.dead_letters.items())],
+                "dead_letters_per_minute": _per_minute(self.dead_letters),
+                "fallback": dict(self.fallback) if self.fallback else None,
+                "fallback_per_minute": _per_minute(self.fallback_counts),
             }
 
     def write(self, now: datetime | None = None) -> None:
         write_json_atomic(self.path, self.document(now))
+
+
+def _per_minute(counts: Mapping[datetime, int]) -> list[dict[str, Any]]:
+    return [{"minute": iso(minute), "count": count} for minute, count in sorted(counts.items())]
 
 
 def _number(value: Any) -> float:

@@ -16,7 +16,13 @@ Format (``version`` 1)::
         "windows": [                                 # oldest first
           {"window_start": "2024-05-01T12:00:00Z", "window_end": "2024-05-01T12:01:00Z",
            "messages": 42, "positive": 20, "neutral": 15, "negative": 7, "mean_score": 0.1834,
-           "top_emotes": [["KEKW", 9], ["PogChamp", 4]], "top_words": [["ㅋㅋ", 12], ["가즈아", 3]]}]}]}
+           "top_emotes": [["KEKW", 9], ["PogChamp", 4]], "top_words": [["ㅋㅋ", 12], ["가즈아", 3]],
+           "scored_by": {"transformers": 30, "lexicon": 12}}]}]}
+
+``scored_by``: the window's messages per scorer that scored them (``transformers`` or ``lexicon``); with the
+lexicon fallback (:mod:`chat_sentiment.fallback`) the ``lexicon`` entry of a transformers job is its overflow.
+Messages stored before the job recorded its scorer are in no entry (the counts then add up to less than
+``messages``); a window of an older snapshot file reads as ``{}``.
 
 The job merges every window a batch touches, so the newest window is the minute in progress (its numbers grow
 until it ends) and a past window changes when a late line of it arrives. A reader tells closed minutes by their
@@ -35,7 +41,7 @@ from typing import Any
 
 VERSION = 1
 _WINDOW_FIELDS = ("window_start", "window_end", "messages", "positive", "neutral", "negative", "mean_score",
-                  "top_emotes", "top_words")
+                  "top_emotes", "top_words", "scored_by")
 
 
 def _iso(value: Any) -> str:
@@ -69,6 +75,7 @@ def window_entry(row: Mapping[str, Any]) -> dict[str, Any]:
         "mean_score": None if mean is None else round(float(mean), 6),
         "top_emotes": _pairs(row.get("top_emotes")),
         "top_words": _pairs(row.get("top_words")),
+        "scored_by": dict(_pairs(row.get("scored_by"))),
     }
 
 
@@ -94,7 +101,8 @@ def merge_windows(snapshot: Mapping[str, Any] | None, rows: Iterable[Mapping[str
     for (source, channel), windows in sorted(channels.items()):
         newest = sorted(windows.values(), key=lambda w: w["window_start"])[-keep:]
         out["channels"].append({"source": source, "channel": channel,
-                                "windows": [{k: w[k] for k in _WINDOW_FIELDS} for w in newest]})
+                                "windows": [{k: w.get(k, {}) if k == "scored_by" else w[k] for k in _WINDOW_FIELDS}
+                                            for w in newest]})
     return out
 
 

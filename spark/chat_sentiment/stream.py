@@ -16,11 +16,13 @@ One query, ``ingest`` (checkpoint ``<checkpoint_dir>/ingest``), reads the source
 ============== ====================================================================================================
 output         what
 ============== ====================================================================================================
-messages       chat messages and /me actions, scored; partitioned by ``date``; also sent to ``kafka.scored_topic``
-               (JSON, key = message id)
+messages       chat messages and /me actions, scored, each with the ``scorer`` that scored it (the lexicon scores
+               the model's overflow when ``[scorer] fallback`` is set: :mod:`chat_sentiment.fallback`); partitioned
+               by ``date``; also sent to ``kafka.scored_topic`` (JSON, key = message id)
 events         every other line kind (bans, subs, viewer stats...); by ``date``
 dead_letters   raw record + reason; by the ``date`` received; also to ``kafka.dead_letter_topic`` when set
-aggregates     per source, channel and window: counts per label, mean score, top emotes and words
+aggregates     per source, channel and window: counts per label, mean score, top emotes and words, messages per
+               scorer (``scored_by``)
 snapshot       ``snapshot_path`` (JSON, replaced atomically each batch) with ``health.json`` beside it
 ============== ====================================================================================================
 
@@ -111,7 +113,7 @@ PARSED_SCHEMA = StructType([
     StructField("emotes", _STRINGS), StructField("badges", _STRINGS), StructField("lang", StringType()),
     StructField("attrs", StringType()), StructField("raw", StringType()), StructField("reason", StringType()),
     StructField("origin", StringType()), StructField("label", StringType()), StructField("score", DoubleType()),
-    StructField("topic", StringType()), StructField("partition", LongType()),
+    StructField("scorer", StringType()), StructField("topic", StringType()), StructField("partition", LongType()),
     StructField("offset", LongType()), StructField("kafka_ts", TimestampType()),
 ])
 SCORED_SCHEMA = StructType([PARSED_SCHEMA[name] for name in frames.SCORED_COLUMNS])
@@ -126,6 +128,9 @@ AGGREGATES_SCHEMA = StructType([
     StructField("messages", LongType()), StructField("positive", LongType()), StructField("neutral", LongType()),
     StructField("negative", LongType()), StructField("mean_score", DoubleType()),
     StructField("top_emotes", _COUNTS), StructField("top_words", _COUNTS),
+    # messages per scorer that scored them (the fallback's share: chat_sentiment.fallback); rows written before the
+    # scorer column existed are in no entry
+    StructField("scored_by", _COUNTS),
 ])
 EVENTS_SCHEMA = StructType([*(PARSED_SCHEMA[name] for name in EVENT_COLUMNS), StructField("date", StringType())])
 #: A dead letter's ``date`` is the day it was received (its record may have no time of its own).
@@ -134,7 +139,8 @@ DEAD_LETTERS_SCHEMA = StructType([
     StructField("date", StringType()),
 ])
 #: Kafka JSON of a scored message (the ``messages`` row without the Kafka provenance).
-KAFKA_MESSAGE_FIELDS = ("id", "source", "channel", "ts", "user", "kind", "text", "label", "score", "emotes")
+KAFKA_MESSAGE_FIELDS = ("id", "source", "channel", "ts", "user", "kind", "text", "label", "score", "scorer",
+                        "emotes")
 
 FAULT_PAUSE_ENV_VAR = "CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT"
 #: The health document's file name, beside the snapshot (see :mod:`chat_sentiment.health`).
@@ -219,7 +225,8 @@ def parsed(spark: SparkSession, cfg: config.StreamConfig) -> DataFrame:
     process = functools.partial(frames.process_batches, source_by_topic=cfg.source_by_topic(),
                                 scorer_name=cfg.scorer.name, model=cfg.scorer.model,
                                 options_json=json.dumps(cfg.scorer.options(), sort_keys=True),
-                                twitter_channel=cfg.twitter_channel)
+                                twitter_channel=cfg.twitter_channel, fallback=cfg.scorer.fallback_scorer(),
+                                fallback_budget=cfg.scorer.fallback_budget)
     return read_kafka(spark, cfg).mapInArrow(process, PARSED_SCHEMA)
 
 
@@ -253,8 +260,8 @@ def window_aggregates(messages: DataFrame, cfg: config.StreamConfig) -> DataFram
     def top(lists: list[list[str]] | None) -> list[tuple[str, int]]:
         return aggregate.top_counts(lists, top_n)
 
-    label = F.col("label")
-    grouped = (messages.select("source", "channel", "ts", "label", "score", "emotes",
+    label, scorer = F.col("label"), F.col("scorer")
+    grouped = (messages.select("source", "channel", "ts", "label", "score", "scorer", "emotes",
                                words("text", "emotes").alias("words"))
                .groupBy("source", "channel", F.window("ts", cfg.window).alias("window"))
                .agg(F.count(F.lit(1)).alias("messages"),
@@ -263,11 +270,16 @@ def window_aggregates(messages: DataFrame, cfg: config.StreamConfig) -> DataFram
                     F.sum((label == "negative").cast("long")).alias("negative"),
                     F.avg("score").alias("mean_score"),
                     F.collect_list("emotes").alias("emote_lists"),
-                    F.collect_list("words").alias("word_lists")))
+                    F.collect_list("words").alias("word_lists"),
+                    *(F.sum((scorer == name).cast("long")).alias(f"_by_{name}") for name in config.SCORERS)))
+    # the scorers' counts as (item, count) pairs like the top lists, the scorers that scored nothing left out
+    scored_by = F.filter(F.array(*(F.struct(F.lit(name).alias("item"), F.coalesce(F.col(f"_by_{name}"), F.lit(0))
+                                            .alias("count")) for name in config.SCORERS)),
+                         lambda entry: entry["count"] > 0)
     return grouped.select("source", "channel", F.col("window.start").alias("window_start"),
                           F.col("window.end").alias("window_end"), "messages", "positive", "neutral", "negative",
                           "mean_score", top("emote_lists").alias("top_emotes"),
-                          top("word_lists").alias("top_words"))
+                          top("word_lists").alias("top_words"), scored_by.cast(_COUNTS).alias("scored_by"))
 
 
 def window_seconds(duration: str) -> int:
@@ -303,21 +315,38 @@ class DeltaTables:
         return str(self.cfg.table_dir(table))
 
     def create(self) -> None:
-        """Every table exists (empty at first), so readers and the first batch find them."""
+        """Every table exists (empty at first), so readers and the first batch find them; a table of an earlier
+        release gets the columns added since (:meth:`add_new_columns`)."""
         schemas = {"messages": MESSAGES_SCHEMA, "events": EVENTS_SCHEMA, "dead_letters": DEAD_LETTERS_SCHEMA,
                    "aggregates": AGGREGATES_SCHEMA}
         for table, schema in schemas.items():
             if tables.is_delta(self.path(table)):
+                self.add_new_columns(table, schema)
                 continue
             converted = tables.convert_parquet_table(self.path(table), tables.TABLES[table])
             if converted is not None:
                 log.info("table %s: converted from the Parquet table of an earlier release (kept in %s)", table,
                          converted)
+                self.add_new_columns(table, schema)
                 continue
             partition = tables.TABLES[table]
             writer = self.spark.createDataFrame([], schema).write.format("delta").mode("ignore")
             (writer.partitionBy(partition) if partition else writer).save(self.path(table))
             log.info("table %s created at %s", table, self.path(table))
+
+    def add_new_columns(self, table: str, schema: StructType) -> list[str]:
+        """Columns of ``schema`` that ``table`` lacks are added to it (``ALTER TABLE ... ADD COLUMNS``: a change of
+        the table's metadata only; its rows read them as null), so a table written by an earlier release takes this
+        release's rows. Columns are only ever added, never changed or dropped; the names added are returned."""
+        have = {name.lower() for name in self.read(table).schema.fieldNames()}
+        missing = [field for field in schema.fields if field.name.lower() not in have]
+        if missing:
+            columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in missing)
+            self._retrying(f"adding columns to {table}", lambda: self.spark.sql(
+                f"ALTER TABLE delta.`{self.path(table)}` ADD COLUMNS ({columns})").collect())
+            log.info("table %s: added the column(s) %s of this release (earlier rows hold null there)", table,
+                     columns)
+        return [field.name for field in missing]
 
     def read(self, table: str) -> DataFrame:
         return self.spark.read.format("delta").load(self.path(table))
@@ -455,7 +484,8 @@ class StreamJob:
         self.cfg = cfg
         self.queries: list[StreamingQuery] = []
         self.tables = DeltaTables(spark, cfg)
-        self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name, main_query=self.QUERY)
+        self.health = Health(cfg.snapshot_file().parent / HEALTH_FILE, cfg.scorer.name, main_query=self.QUERY,
+                             fallback=cfg.scorer.fallback_scorer(), fallback_budget=cfg.scorer.fallback_budget)
         self._stop = threading.Event()
         self._signals = 0
 
@@ -479,7 +509,12 @@ class StreamJob:
         df.persist(StorageLevel.MEMORY_AND_DISK)  # the Kafka records are read and parsed once for every output
         held: list[DataFrame] = [df]
         try:
-            counts = {row[0]: row[1] for row in df.groupBy("_table").count().collect()}
+            counts: dict[str, int] = {}
+            scored_by: dict[str, int] = {}  # the batch's chat messages per scorer that scored them
+            for table, scorer, count in df.groupBy("_table", "scorer").count().collect():
+                counts[table] = counts.get(table, 0) + count
+                if table == "messages" and scorer:
+                    scored_by[scorer] = scored_by.get(scorer, 0) + count
 
             def rows_of(table: str) -> DataFrame:
                 return df.where(F.col("_table") == table)
@@ -528,13 +563,26 @@ class StreamJob:
                 self.tables.merge_aggregates(fresh, batch_id)
                 self._merge_snapshot(self._snapshot_rows(fresh))
             if counts:
-                log.info("batch %d written: %s (received: %s)", batch_id,
+                log.info("batch %d written: %s (received: %s%s)", batch_id,
                          " ".join(f"{k}={v}" for k, v in sorted(written.items())),
-                         " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+                         " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+                         "".join(f" scored_by_{k}={v}" for k, v in sorted(scored_by.items())))
+            self._report_fallback(batch_id, scored_by)
             self.health.dead_letters_written(counts.get("dead_letters", 0))
         finally:
             for frame in held:
                 frame.unpersist()
+
+    def _report_fallback(self, batch_id: int, scored_by: dict[str, int]) -> None:
+        """Say when the model could not keep up: the batch's messages the fallback scored, in the log and in
+        ``health.json``."""
+        fallback = self.cfg.scorer.fallback_scorer()
+        overflow = scored_by.get(fallback, 0) if fallback else 0
+        if overflow:
+            log.warning("batch %d: the model scored %d message(s) within its budget of %.1fs per task, the %s "
+                        "fallback %d (the model does not keep up with the chat)", batch_id,
+                        sum(scored_by.values()) - overflow, self.cfg.scorer.fallback_budget, fallback, overflow)
+        self.health.fallback_scored(overflow)
 
     def starting_offsets(self) -> str:
         """Where a new ``ingest`` checkpoint starts: after the last batch the earlier release's ``messages``
@@ -582,7 +630,7 @@ class StreamJob:
     def _snapshot_rows(self, df: DataFrame) -> list[dict[str, Any]]:
         rows = df.select("source", "channel", _iso_utc("window_start").alias("window_start"),
                          _iso_utc("window_end").alias("window_end"), "messages", "positive", "neutral",
-                         "negative", "mean_score", "top_emotes", "top_words").collect()
+                         "negative", "mean_score", "top_emotes", "top_words", "scored_by").collect()
         return [row.asDict(recursive=True) for row in rows]
 
     def _merge_snapshot(self, rows: list[dict[str, Any]]) -> None:

@@ -23,20 +23,17 @@ Waits poll with bounded timeouts (generous: the cores are shared with other test
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -48,11 +45,19 @@ from chat_sentiment.scorers import get_scorer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.integration.chat_events import ChatLog, Sent, chat_line, local_time, make_events, poison
+from tests.integration.job_local import (
+    Job,
+    group_alive,
+    job_environment,
+    spark_settings,
+    start_job,
+    table,
+    wait_for,
+)
 from tests.integration.kafka_local import Cluster, create_topics, start_cluster, tail
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "3.0.0"
 TOPIC = "twitch-chat"
 SCORED_TOPIC = "chat-sentiment-scored"
@@ -66,67 +71,9 @@ PAUSE_S = "6"  # CHAT_SENTIMENT_FAULT_PAUSE_BEFORE_COMMIT of the first run
 PAUSE_LINE = re.compile(r"fault injection: batch (\d+) of messages is committed to the table")
 QUERY_LINE = re.compile(r"started query=ingest id=(\S+)")
 FAULT_MARKER = "FAULT-7f3a"  # the job's CHAT_SENTIMENT_FAULT_MARKER: records holding it make it raise on purpose
-T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-@dataclass
-class Job:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def fail_if_dead(self) -> None:
-        if not self.alive():
-            pytest.fail(f"the job exited with {self.process.returncode}; its log:\n{tail(self.log, 60)}")
-
-    def kill_group(self) -> None:
-        """SIGKILL the driver and the JVM together (a crash), and wait until the JVM is gone."""
-        pgid = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        wait_for(lambda: not _group_alive(pgid), 30, "the job's process group to disappear")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def start_job(config_file: Path, log_path: Path, env: dict[str, str]) -> Job:
-    handle = log_path.open("ab")
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chat_sentiment.stream", "--config", str(config_file)],
-            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=config_file.parent,
-            start_new_session=True,  # its own process group: the crash kills the driver and the JVM at once
-        )
-    finally:
-        handle.close()
-    return Job(process, log_path)
-
-
-def wait_for(check: Callable[[], T], timeout: float, what: str, job: Job | None = None) -> T:
-    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if job is not None:
-            job.fail_if_dead()
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}"
-                        + (f"; the job's log:\n{tail(job.log, 60)}" if job else ""))
-        time.sleep(1.0)
 
 
 def produce(bootstrap: str, topic: str, sent: list[Sent], pause: float = 0.0) -> None:
@@ -139,13 +86,6 @@ def produce(bootstrap: str, topic: str, sent: list[Sent], pause: float = 0.0) ->
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
-
-
-def table(directory: Path) -> pd.DataFrame:
-    try:
-        return tables.read_table(directory)
-    except FileNotFoundError:
-        return pd.DataFrame()
 
 
 def last_batch(checkpoint: Path, log: str) -> int:
@@ -243,7 +183,6 @@ def cluster(kafka_tarballs: dict[str, Path], tmp_path_factory: pytest.TempPathFa
 def run(cluster: Cluster, connector_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     base = tmp_path_factory.mktemp("stream")
     out, checkpoints = base / "out", base / "checkpoints"
-    jars = ", ".join(json.dumps(str(jar)) for jar in connector_jars if jar.suffix == ".jar")
     config_file = base / "job.toml"
     config_file.write_text(f"""\
 sources = ["twitch"]
@@ -258,27 +197,12 @@ topics = {{ twitch = "{TOPIC}" }}
 max_offsets_per_trigger = 150
 scored_topic = "{SCORED_TOPIC}"
 
-[spark]
-master = "local[2]"
-shuffle_partitions = 1
-jars = [{jars}]
-
-[spark.conf]
-"spark.ui.enabled" = "false"
-"spark.driver.memory" = "768m"
-# a short-lived JVM on shared cores: C1 only (the C2 compiler's work never pays off in a few minutes), one GC thread
-"spark.driver.extraJavaOptions" = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-""")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "spark"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        "PYSPARK_PYTHON": sys.executable,
-        # the rest through the environment, as the systemd unit's EnvironmentFile sets it
-        "CHAT_SENTIMENT_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
-        "CHAT_SENTIMENT_CHECKPOINT_DIR": str(checkpoints),
-        "CHAT_SENTIMENT_KAFKA_DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
-        "CHAT_SENTIMENT_FAULT_MARKER": FAULT_MARKER,
-    }
+{spark_settings(connector_jars)}""")
+    # the rest through the environment, as the systemd unit's EnvironmentFile sets it
+    env = job_environment(CHAT_SENTIMENT_KAFKA_BOOTSTRAP_SERVERS=cluster.bootstrap,
+                          CHAT_SENTIMENT_CHECKPOINT_DIR=str(checkpoints),
+                          CHAT_SENTIMENT_KAFKA_DEAD_LETTER_TOPIC=DEAD_LETTER_TOPIC,
+                          CHAT_SENTIMENT_FAULT_MARKER=FAULT_MARKER)
     log_path = base / "job.log"
 
     chat_log = ChatLog()
@@ -537,7 +461,7 @@ def test_sigterm_stops_the_job_gracefully(run: Run) -> None:
     assert code == 0, tail(run.job.log, 40)
     log = run.job.log.read_text(errors="replace")
     assert "SIGTERM received" in log and "stopped gracefully" in log
-    wait_for(lambda: not _group_alive(run.job.process.pid), 60, "the JVM to exit after the driver")
+    wait_for(lambda: not group_alive(run.job.process.pid), 60, "the JVM to exit after the driver")
     after = {name: len(table(run.out / name)) for name in before}
     assert after == before
     assert "progress query=ingest batch=" in log

@@ -3,7 +3,7 @@
 One ``ansible-playbook`` run (connection local) renders, for three fake job hosts with the role's defaults and
 ``vars/main.yml``, the job's settings file and the ``CHAT_SENTIMENT_*`` variables the role's model check runs with
 (``__sentiment_job_scorer_env``): one host on the lexicon scorer, one on the transformers scorer with the role's
-defaults, one on the onnx runtime, int8, with a label map and threads. The job's own loader
+defaults, one on the onnx runtime, int8, with a label map, threads and the lexicon fallback. The job's own loader
 (``chat_sentiment.config``) reads each, and for the transformers hosts both describe the same scorer: the check
 tests the model the job will run. The role's argument specs are checked with Ansible's own validator.
 """
@@ -37,6 +37,8 @@ HOSTS = {
         "sentiment_job_model_labels": ["negative", "positive"],
         "sentiment_job_model_threads": 2,
         "sentiment_job_batch_size": 64,
+        "sentiment_job_fallback_scorer": "lexicon",
+        "sentiment_job_fallback_budget": 1.5,
     },
 }
 
@@ -70,7 +72,7 @@ def settings(rendered: Path, host: str) -> config.StreamConfig:
 
 def test_the_lexicon_job_gets_no_transformers_settings(rendered: Path) -> None:
     text = (rendered / "job-lexicon.toml").read_text()
-    for key in ("model", "runtime", "labels", "threads"):
+    for key in ("model", "runtime", "labels", "threads", "fallback", "fallback_budget"):
         assert not any(line.startswith(f"{key} =") for line in text.splitlines()), key
     assert settings(rendered, "job-lexicon").scorer.options() == {}
 
@@ -84,6 +86,7 @@ def test_the_onnx_job_reads_its_runtime_label_map_and_threads(rendered: Path) ->
         "onnx", True, ("negative", "positive"), 2)
     assert scorer.options() == {"revision": None, "quantize": True, "batch_size": 64, "max_length": 128,
                                 "runtime": "onnx", "labels": ["negative", "positive"], "threads": 2}
+    assert (scorer.fallback_scorer(), scorer.fallback_budget) == ("lexicon", 1.5)
 
 
 def test_the_torch_job_keeps_the_scorer_options_it_had(rendered: Path) -> None:
@@ -91,6 +94,7 @@ def test_the_torch_job_keeps_the_scorer_options_it_had(rendered: Path) -> None:
     assert scorer.model == ("/var/lib/chat-sentiment/models/cardiffnlp--twitter-xlm-roberta-base-sentiment@"
                             "0123456789abcdef0123456789abcdef01234567")
     assert (scorer.runtime, scorer.labels, scorer.threads) == ("torch", (), 0)
+    assert (scorer.fallback_scorer(), scorer.fallback_budget) == ("", 3.0)  # no fallback unless asked for
     assert scorer.options() == {"revision": None, "quantize": False, "batch_size": 32, "max_length": 128}
 
 
@@ -112,7 +116,8 @@ def validate(**params: Any) -> list[str]:
 
 def test_the_argument_specs_accept_the_documented_values() -> None:
     assert validate(sentiment_job_model_runtime="onnx", sentiment_job_model_labels=["negative", "neutral", "positive"],
-                    sentiment_job_model_threads=4) == []
+                    sentiment_job_model_threads=4, sentiment_job_fallback_scorer="lexicon",
+                    sentiment_job_fallback_budget=2.5) == []
 
 
 @pytest.mark.parametrize(("params", "named"), [
@@ -120,6 +125,8 @@ def test_the_argument_specs_accept_the_documented_values() -> None:
     ({"sentiment_job_model_labels": ["negative", "good"]}, "sentiment_job_model_labels"),
     ({"sentiment_job_model_labels": "negative,positive,maybe"}, "sentiment_job_model_labels"),
     ({"sentiment_job_model_threads": "many"}, "sentiment_job_model_threads"),
+    ({"sentiment_job_fallback_scorer": "vader"}, "sentiment_job_fallback_scorer"),
+    ({"sentiment_job_fallback_budget": "soon"}, "sentiment_job_fallback_budget"),
 ])
 def test_the_argument_specs_reject_what_the_job_would(params: dict[str, Any], named: str) -> None:
     errors = validate(**params)

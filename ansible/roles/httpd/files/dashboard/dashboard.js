@@ -3,8 +3,8 @@
 //
 // data/snapshot.json  per source and channel, the newest per-minute windows, the one in progress included
 //                     (chat_sentiment.snapshot)
-// data/health.json    the job's last batches, rates, offsets behind Kafka, dead letters per minute; 204 until the
-//                     job writes it ("no health data")
+// data/health.json    the job's last batches, rates, offsets behind Kafka, dead letters per minute, the lexicon
+//                     fallback and what it scored per minute; 204 until the job writes it ("no health data")
 // Both come through httpd from the job host's read-only feed. "now" is the web host's clock (the Date header of
 // the last answer), so a browser with a wrong clock still judges staleness and time ranges right.
 "use strict";
@@ -299,6 +299,31 @@
     text($("m-mean"), w ? signed(w.mean_score, 3) : "-");
     fillList($("m-emotes"), w ? w.top_emotes : []);
     fillList($("m-words"), w ? w.top_words : []);
+    renderFallback(w);
+  }
+
+  function fallbackConfigured() {
+    return Boolean(state.health && state.health.fallback);
+  }
+
+  // The share of a minute's messages the lexicon scored because the model had no time for them (scored_by counts
+  // the messages per scorer; messages stored before the job counted them are in no entry). Shown when the job has a
+  // fallback, or when the minute mixes scorers; a lexicon-only or model-only job without one shows nothing.
+  function renderFallback(w) {
+    const line = $("m-fallback");
+    const by = (w && w.scored_by) || {};
+    const lexicon = by.lexicon || 0;
+    const counted = Object.values(by).reduce((sum, n) => sum + n, 0);
+    const mixed = lexicon > 0 && lexicon < counted;
+    line.hidden = !w || !(fallbackConfigured() || mixed);
+    line.dataset.lexicon = String(lexicon);
+    line.dataset.counted = String(counted);
+    if (line.hidden) {
+      text(line, "");
+      return;
+    }
+    text(line, counted ? "scored by lexicon fallback: " + Math.round((lexicon / counted) * 100) + "% (" + lexicon +
+      " of " + counted + " messages)" : "scored by lexicon fallback: not recorded for this minute");
   }
 
   function renderHealth() {
@@ -314,6 +339,7 @@
       strip.dataset.state = "none";
       text($("health-state"), "no health data");
       for (const id of ["health-last", "health-input", "health-processed", "health-lag", "health-dead"]) text($(id), "-");
+      $("health-fallback-item").hidden = true;
       return;
     }
     // The query that reads Kafka: main_query names it ("ingest"); a job from before it was named wrote "messages".
@@ -330,9 +356,18 @@
     text($("health-processed"), rate(messages, "processed_rows_per_second"));
     const lag = Object.entries(h.kafka || {}).map(([topic, v]) => topic + " " + (v && v.offsets_behind_latest));
     text($("health-lag"), lag.length ? lag.join(", ") : "-");
-    const dead = h.dead_letters_per_minute || [];
-    text($("health-dead"), dead.length ? dead.slice(-5).map((d) => d.count).join(" ") + " (last " +
-      Math.min(5, dead.length) + " min)" : "0");
+    text($("health-dead"), lastMinutes(h.dead_letters_per_minute || []));
+    // Messages the lexicon scored because the model ran out of its budget (only when the job has a fallback).
+    const fallback = h.fallback_per_minute || [];
+    $("health-fallback-item").hidden = !(h.fallback || fallback.length);
+    text($("health-fallback"), lastMinutes(fallback) +
+      (h.fallback ? ", model budget " + h.fallback.budget_seconds + " s" : ""));
+  }
+
+  // Counts per minute of processing time (dead letters, fallback): the last five minutes that had any, or "0".
+  function lastMinutes(perMinute) {
+    if (!perMinute.length) return "0";
+    return perMinute.slice(-5).map((d) => d.count).join(" ") + " (last " + Math.min(5, perMinute.length) + " min)";
   }
 
   function start() {

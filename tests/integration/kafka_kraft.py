@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.mirror import kafka as kafka_mirror
-from tests.integration.kafka_local import free_port, run_tool, start_java, wait_for_broker
+from tests.integration.kafka_local import SINGLE_BROKER_PROPERTIES, free_port, run_tool, start_java, wait_for_broker
 
 NODE_ID = 1
 # The PLAINTEXT listeners authenticate nobody: ANONYMOUS is the principal there, made a super user so that the
@@ -84,13 +84,7 @@ def kraft_node(home: Path, version: str, base: Path) -> KraftNode:
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
         f"log.dirs={data}\n"
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
-        f"super.users={SUPER_USER}\n"
-        "num.partitions=1\n"
-        "auto.create.topics.enable=false\n"
-        "offsets.topic.replication.factor=1\n"
-        "transaction.state.log.replication.factor=1\n"
-        "transaction.state.log.min.isr=1\n"
-        "group.initial.rebalance.delay.ms=0\n"
+        f"super.users={SUPER_USER}\n" + SINGLE_BROKER_PROPERTIES
     )
     return KraftNode(
         version=version,

@@ -33,6 +33,16 @@ from scripts.mirror.kafka_logging import logging_for
 
 STARTUP_TIMEOUT_S = 300.0  # generous: the cores are shared with the molecule scenarios in make test
 STOP_TIMEOUT_S = 30.0
+# What every test broker has, in ZooKeeper or KRaft mode: one replica of the internal topics, no topic created on
+# demand (as the kafka role configures it), no wait before the first consumer group rebalance.
+SINGLE_BROKER_PROPERTIES = (
+    "num.partitions=1\n"
+    "auto.create.topics.enable=false\n"
+    "offsets.topic.replication.factor=1\n"
+    "transaction.state.log.replication.factor=1\n"
+    "transaction.state.log.min.isr=1\n"
+    "group.initial.rebalance.delay.ms=0\n"
+)
 
 
 def java() -> str:
@@ -229,13 +239,7 @@ def start_cluster(tarball: Path, version: str, base: Path) -> Iterator[Cluster]:
         f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
         f"log.dirs={base / 'kafka-logs'}\n"
         f"zookeeper.connect=127.0.0.1:{zk_port}\n"
-        "zookeeper.connection.timeout.ms=30000\n"
-        "num.partitions=1\n"
-        "auto.create.topics.enable=false\n"
-        "offsets.topic.replication.factor=1\n"
-        "transaction.state.log.replication.factor=1\n"
-        "transaction.state.log.min.isr=1\n"
-        "group.initial.rebalance.delay.ms=0\n"
+        "zookeeper.connection.timeout.ms=30000\n" + SINGLE_BROKER_PROPERTIES
     )
 
     started: list[JavaProcess] = []

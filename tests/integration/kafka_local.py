@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO
 
 import pytest
@@ -28,9 +29,20 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from scripts.mirror import kafka as kafka_mirror
+from scripts.mirror.kafka_logging import logging_for
 
 STARTUP_TIMEOUT_S = 300.0  # generous: the cores are shared with the molecule scenarios in make test
 STOP_TIMEOUT_S = 30.0
+# What every test broker has, in ZooKeeper or KRaft mode: one replica of the internal topics, no topic created on
+# demand (as the kafka role configures it), no wait before the first consumer group rebalance.
+SINGLE_BROKER_PROPERTIES = (
+    "num.partitions=1\n"
+    "auto.create.topics.enable=false\n"
+    "offsets.topic.replication.factor=1\n"
+    "transaction.state.log.replication.factor=1\n"
+    "transaction.state.log.min.isr=1\n"
+    "group.initial.rebalance.delay.ms=0\n"
+)
 
 
 def java() -> str:
@@ -53,6 +65,60 @@ def tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return f"({path} was not written)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# Each admin or client tool -> (the first release in the mirror where the class applies, the class), oldest first.
+# Checked against the mirror's jars by test_kafka_kraft.py (the class is in libs/ of every version it is picked for);
+# "3.9" means the move happened after 3.6.2 and by 3.9.2 (3.7 and 3.8 are not in the mirror and were not checked).
+TOOL_CLASSES: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
+    {
+        "topics": (("3.0", "kafka.admin.TopicCommand"), ("3.9", "org.apache.kafka.tools.TopicCommand")),
+        "configs": (("3.0", "kafka.admin.ConfigCommand"), ("4.0", "org.apache.kafka.tools.ConfigCommand")),
+        "acls": (("3.0", "kafka.admin.AclCommand"), ("4.0", "org.apache.kafka.tools.AclCommand")),
+        "console-producer": (("3.0", "kafka.tools.ConsoleProducer"), ("4.0", "org.apache.kafka.tools.ConsoleProducer")),
+        "console-consumer": (
+            ("3.0", "kafka.tools.ConsoleConsumer"),
+            ("3.9", "org.apache.kafka.tools.consumer.ConsoleConsumer"),
+        ),
+        "consumer-groups": (
+            ("3.0", "kafka.admin.ConsumerGroupCommand"),
+            ("3.9", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"),
+        ),
+        "storage": (("3.0", "kafka.tools.StorageTool"),),
+        "metadata-quorum": (("3.6", "org.apache.kafka.tools.MetadataQuorumCommand"),),
+        "features": (("3.0", "kafka.admin.FeatureCommand"), ("3.6", "org.apache.kafka.tools.FeatureCommand")),
+    }
+)
+
+
+def release(version: str) -> tuple[int, ...]:
+    """``"3.9.2"`` -> ``(3, 9, 2)``, for comparing versions."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def tool_class(version: str, tool: str) -> str:
+    """The main class of ``tool`` (a key of ``TOOL_CLASSES``) in Kafka ``version``."""
+    picked = [main for since, main in TOOL_CLASSES[tool] if release(since) <= release(version)]
+    if not picked:
+        raise ValueError(f"kafka {version} has no {tool} tool in TOOL_CLASSES")
+    return picked[-1]
+
+
+def run_tool(
+    home: Path, version: str, tool: str, *args: str, stdin: str | None = None, timeout_s: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tool`` of the unpacked Kafka ``version`` at ``home`` with the tools' logging config (no check)."""
+    logging = logging_for(version)
+    command = [
+        java(),
+        "-Xmx256m",
+        logging.jvm_flag(home / "config" / logging.tools),
+        "-cp",
+        f"{home / 'libs'}/*",
+        tool_class(version, tool),
+        *args,
+    ]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
 @dataclass
@@ -78,15 +144,19 @@ class JavaProcess:
         self.handle.close()
 
 
-def start_java(name: str, home: Path, logs: Path, main_class: str, properties: Path) -> JavaProcess:
-    """Start ``main_class`` from the tarball's ``libs/`` with its log4j config; output to ``logs/<name>.out``."""
+def start_java(name: str, home: Path, logs: Path, main_class: str, properties: Path, *, version: str) -> JavaProcess:
+    """Start ``main_class`` from the tarball's ``libs/`` with its broker logging config; output to ``logs/<name>.out``.
+
+    ``version`` is the tarball's Kafka version: it says which logging configuration (log4j 1.x or Log4j 2) it has.
+    """
     output = logs / f"{name}.out"
     handle = output.open("wb")
+    logging = logging_for(version)
     command = [
         java(),
         "-Xms128m",
         "-Xmx512m",
-        f"-Dlog4j.configuration=file:{home / 'config' / 'log4j.properties'}",
+        logging.jvm_flag(home / "config" / logging.broker),
         f"-Dkafka.logs.dir={logs / name}",
         "-cp",
         f"{home / 'libs'}/*",
@@ -169,23 +239,22 @@ def start_cluster(tarball: Path, version: str, base: Path) -> Iterator[Cluster]:
         f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker_port}\n"
         f"log.dirs={base / 'kafka-logs'}\n"
         f"zookeeper.connect=127.0.0.1:{zk_port}\n"
-        "zookeeper.connection.timeout.ms=30000\n"
-        "num.partitions=1\n"
-        "auto.create.topics.enable=false\n"
-        "offsets.topic.replication.factor=1\n"
-        "transaction.state.log.replication.factor=1\n"
-        "transaction.state.log.min.isr=1\n"
-        "group.initial.rebalance.delay.ms=0\n"
+        "zookeeper.connection.timeout.ms=30000\n" + SINGLE_BROKER_PROPERTIES
     )
 
     started: list[JavaProcess] = []
     try:
         zookeeper = start_java(
-            "zookeeper", home, logs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", zookeeper_properties
+            "zookeeper",
+            home,
+            logs,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            zookeeper_properties,
+            version=version,
         )
         started.append(zookeeper)
         wait_for_zookeeper(zookeeper, zk_port)
-        broker = start_java("kafka", home, logs, "kafka.Kafka", server_properties)
+        broker = start_java("kafka", home, logs, "kafka.Kafka", server_properties, version=version)
         started.append(broker)
         bootstrap = f"127.0.0.1:{broker_port}"
         wait_for_broker(broker, bootstrap)

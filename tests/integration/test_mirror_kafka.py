@@ -1,4 +1,5 @@
-"""The mirror's Kafka tarballs run a real ZooKeeper + broker; the Spark connector jars match the manifest.
+"""The mirror's Kafka tarballs run a real ZooKeeper + broker (each version that has ZooKeeper mode, 3.9 included);
+the Spark connector jars match the manifest. Kafka 4.x (KRaft only) runs in test_kafka_kraft.py.
 
 Needs ``mvn`` and ``java`` on PATH (the build resolves from Maven Central into ~/.m2, a no-op once the mirror is
 built) and kafka-python. Every process started here listens on 127.0.0.1 only and is stopped on teardown.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import subprocess
 import tarfile
 import time
 import zipfile
@@ -20,15 +20,17 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from scripts.mirror import connectors, manifest
 from scripts.mirror import kafka as kafka_mirror
+from scripts.mirror.kafka_logging import logging_for
 from scripts.paths import mirror_root
-from tests.integration.kafka_local import Cluster, java, start_cluster, tail
+from tests.integration.kafka_local import Cluster, run_tool, start_cluster, tail
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "twitch-chat"
+ZOOKEEPER_VERSIONS = tuple(version for version in kafka_mirror.KAFKA_VERSIONS if not kafka_mirror.kraft_only(version))
 
 
-@pytest.fixture(scope="module", params=kafka_mirror.KAFKA_VERSIONS)
+@pytest.fixture(scope="module", params=ZOOKEEPER_VERSIONS)
 def cluster(
     request: pytest.FixtureRequest, kafka_tarballs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
@@ -63,36 +65,29 @@ def test_kafka_tarball_layout(kafka_tarballs: dict[str, Path], version: str) -> 
     assert names == sorted(names)
     assert all(name == top or name.startswith(f"{top}/") for name in names)
     assert {(member.uid, member.gid, member.mtime) for member in members} == {(0, 0, kafka_mirror.TAR_MTIME)}
-    for required in ("LICENSE", "NOTICE", "config/log4j.properties", f"libs/{top}.jar"):
+    logging = logging_for(version)
+    for required in ("LICENSE", "NOTICE", f"config/{logging.broker}", f"config/{logging.tools}", f"libs/{top}.jar"):
         assert f"{top}/{required}" in names, required
+    assert len([name for name in names if name.startswith(f"{top}/config/")]) == 2
     jars = {name.rsplit("/", 1)[1] for name in names if name.startswith(f"{top}/libs/")}
     for prefix in ("kafka-clients-", "kafka-tools-", "kafka-raft-", "kafka-metadata-", "kafka-storage-"):
         assert f"{prefix}{version}.jar" in jars, prefix
-    for prefix in ("zookeeper-3.", "zookeeper-jute-3.", "scala-library-2.13.", "slf4j-api-", "jackson-databind-"):
+    for prefix in ("scala-library-2.13.", "slf4j-api-", "jackson-databind-"):
         assert any(jar.startswith(prefix) for jar in jars), prefix
-    log4j, binding = (coordinate.split(":") for coordinate in kafka_mirror.LOG_BINDINGS[version])
-    assert f"{log4j[1]}-{log4j[2]}.jar" in jars
-    assert f"{binding[1]}-{binding[2]}.jar" in jars
+    bundles_zookeeper = [
+        any(jar.startswith(prefix) for jar in jars) for prefix in ("zookeeper-3.", "zookeeper-jute-3.")
+    ]
+    assert bundles_zookeeper == [not kafka_mirror.kraft_only(version)] * 2
+    for coordinate in kafka_mirror.LOG_BINDINGS[version]:
+        _group, artifact, artifact_version = coordinate.split(":")
+        assert f"{artifact}-{artifact_version}.jar" in jars
 
 
 def test_broker_creates_topic_and_round_trips_a_message(cluster: Cluster) -> None:
-    command = [
-        java(),
-        f"-Dlog4j.configuration=file:{cluster.home / 'config' / 'tools-log4j.properties'}",
-        "-cp",
-        f"{cluster.home / 'libs'}/*",
-        "kafka.admin.TopicCommand",
-        "--bootstrap-server",
-        cluster.bootstrap,
-        "--create",
-        "--topic",
-        TOPIC,
-        "--partitions",
-        "1",
-        "--replication-factor",
-        "1",
-    ]
-    created = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    created = run_tool(
+        cluster.home, cluster.version, "topics", "--bootstrap-server", cluster.bootstrap, "--create", "--topic", TOPIC,
+        "--partitions", "1", "--replication-factor", "1",
+    )  # fmt: skip
     assert created.returncode == 0, f"TopicCommand failed:\n{created.stdout}\n{created.stderr}"
     assert f"Created topic {TOPIC}" in created.stdout
 

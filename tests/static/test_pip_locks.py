@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scripts.lock import __main__ as lock_main
 from scripts.lock import lockfile
@@ -90,3 +91,29 @@ def test_a_missing_lock_fails_the_check(tmp_path: Path) -> None:
     (repo / "ansible/roles/twitter_producer/files/requirements.lock").unlink()
     assert lock_main.check(install_sets(repo), repo) == [
         "ansible/roles/twitter_producer/files/requirements.lock (set x-producer) is missing; run make lock"]
+
+
+def _pip_installs() -> list[tuple[str, str]]:
+    """(where, argv as text) of every task of every role that runs ``pip install`` on a host."""
+    found = []
+    for tasks_file in sorted((REPO / "ansible/roles").glob("*/tasks/*.yml")):
+        for task in yaml.safe_load(tasks_file.read_text()) or []:
+            command = task.get("ansible.builtin.command") if isinstance(task, dict) else None
+            argv = command.get("argv") if isinstance(command, dict) else None
+            text = " ".join(argv) if isinstance(argv, list) else str(argv or "")
+            if "pip" in text and "install" in text:
+                found.append((f"{tasks_file.relative_to(REPO)}: {task['name']}", text))
+    return found
+
+
+def test_every_pip_install_on_a_host_is_hash_checked_and_has_no_extra_index() -> None:
+    installs = _pip_installs()
+    assert len(installs) == 5, installs  # spark; the job's locks, torch, its own wheel; the X producer
+    for where, text in installs:
+        assert "--extra-index-url" not in text and "extra_index" not in text, where
+        if "--require-hashes" not in text:
+            # The one exception: the job's wheel, built from this checkout on the controller (no hash can be known
+            # in advance), installed alone and without dependencies after the locked runs.
+            assert "--no-deps" in text and "__sentiment_job_wheel_src" in text, where
+        else:
+            assert "-r" in text, where  # from a lock file, never a bare requirement

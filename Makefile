@@ -26,11 +26,13 @@ export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(SHARED_WHEELS))
 endif
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(REPO)/ansible.cfg
+# make lock's resolver (uv), in a virtualenv of its own, installed from its hash lock.
+LOCK_VENV := $(CACHE)/lock-venv
 VENV_STAMP := $(VENV)/.stamp-$(shell cat $(REPO)/pyproject.toml $(REPO)/spark/pyproject.toml | sha256sum | cut -c1-16)
 DEB_PACKAGES := systemd-container debootstrap squid iproute2 openssh-client curl ca-certificates openssl \
                 chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
 
-.PHONY: help deps venv lint test test-static test-unit test-integration test-molecule mirror \
+.PHONY: help deps venv lock lint test test-static test-unit test-integration test-molecule mirror \
         testbed-up testbed-down testbed-status demo demo-down clean-venv
 
 help: ## list the targets
@@ -61,6 +63,15 @@ $(VENV_STAMP):
 	@$(PY) $(REPO)/scripts/requirements.py $(REPO)/pyproject.toml dev > $(VENV)/requirements.txt
 	@$(PY) -m pip install -q -r $(VENV)/requirements.txt
 	@rm -f $(VENV)/.stamp-* && touch $@
+
+lock: venv ## regenerate the roles' hash-pinned pip locks from the pins (needs PyPI; torch's CPU wheel: SHARED_WHEELS)
+	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) \
+	  && $(LOCK_VENV)/bin/pip install -q --require-hashes --no-deps -r $(REPO)/scripts/lock/uv.lock; }
+	@# The mirror's wheelhouse, when built, spares uv building pyspark's 450 MB sdist for its metadata; every hash
+	@# in the locks still comes from the index.
+	cd $(REPO) && $(PY) -m scripts.lock --uv $(LOCK_VENV)/bin/uv \
+	  $(foreach d,$(SHARED_WHEELS),--torch-wheels $(d)) \
+	  $(if $(wildcard $(CACHE)/mirror/wheels/*.whl),--find-links $(CACHE)/mirror/wheels)
 
 lint: venv ## yamllint, ansible-lint (production profile), ruff, playbook syntax checks
 	cd $(REPO) && yamllint -s .

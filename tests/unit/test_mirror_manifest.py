@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,44 @@ def test_a_wheelhouse_with_pypis_cuda_torch_is_rebuilt_and_refused(tmp_path: Pat
     for wheel in cuda:
         wheel.write_bytes(b"x")
         manifest.record(tmp_path, wheel)
-    (house / wheels.STAMP).write_text("\n".join(wheels.requirements()) + "\n")
+    (house / wheels.STAMP).write_text("".join(lock.read_text() for lock in wheels.lock_files()))
     assert wheels.cuda_build([*cuda, house / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"]) == cuda
 
-    def fake_pip(*_args, **_kwargs):  # what pip does without the CPU wheel at hand: PyPI's CUDA build again
+    def fake_pip(argv, **_kwargs):  # what pip does without the CPU wheel at hand: PyPI's CUDA build again
         for wheel in cuda:
             wheel.write_bytes(b"y")
+        return subprocess.CompletedProcess(argv, 0)
 
     monkeypatch.setattr(wheels.subprocess, "run", fake_pip)
     with pytest.raises(RuntimeError, match="CUDA build of torch"):
         wheels.build(tmp_path)
     assert list(house.glob("*.whl")) == [] and manifest.verify(tmp_path) == []
+
+
+def test_the_wheelhouse_serves_only_the_locks_files_with_their_sha256(tmp_path: Path, monkeypatch) -> None:
+    house = tmp_path / "wheels"
+    locked = house / "pyspark-4.2.0.tar.gz"
+    built_here = house / "pyspark-4.2.0-py2.py3-none-any.whl"  # a wheel built from the sdist: no published hash
+    calls = []
+
+    def fake_pip(argv, **_kwargs):  # pip download: the sdist of the lock, beside a leftover of an older build
+        calls.append(argv)
+        locked.write_bytes(b"sdist")
+        built_here.write_bytes(b"wheel")
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(wheels.subprocess, "run", fake_pip)
+    monkeypatch.setattr(wheels, "locked_hashes", lambda: {hashlib.sha256(b"sdist").hexdigest()})
+    assert wheels.build(tmp_path) == [locked]
+    assert all("--require-hashes" in argv and "download" in argv for argv in calls)
+    assert len(calls) == len(wheels.lock_files())
+    assert not built_here.exists() and manifest.verify(tmp_path) == []
+    index = (house / "index.html").read_text()
+    assert f'href="pyspark-4.2.0.tar.gz#sha256={hashlib.sha256(b"sdist").hexdigest()}"' in index
+    assert "py2.py3-none-any" not in index
+
+
+def test_a_lock_pip_cannot_fetch_stops_the_build_naming_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(wheels.subprocess, "run", lambda argv, **_: subprocess.CompletedProcess(argv, 1))
+    with pytest.raises(RuntimeError, match=r"could not fetch the files of ansible/roles/spark/files/requirements.lock"):
+        wheels.build(tmp_path)

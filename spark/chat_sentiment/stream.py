@@ -324,7 +324,7 @@ class DeltaTables:
                 self.add_new_columns(table, schema)
                 continue
             converted = tables.convert_parquet_table(self.path(table), tables.TABLES[table])
-            if converted is not None:
+            if converted is not None and tables.is_delta(self.path(table)):
                 log.info("table %s: converted from the Parquet table of an earlier release (kept in %s)", table,
                          converted)
                 self.add_new_columns(table, schema)

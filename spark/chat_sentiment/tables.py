@@ -115,6 +115,8 @@ def convert_parquet_table(table_dir: str | Path, partition_by: str = "", *,
                           stamp: str | None = None) -> Path | None:
     """Turn a table of Spark's file sink into a Delta table with the same committed rows; the old folder is kept as
     ``<table>.parquet-<stamp>`` beside it. None when there is nothing to convert (already Delta, or no sink log).
+    A sink log without a single committed file is only put aside: no table is left at ``table_dir`` then, and the
+    caller creates it empty with its own schema.
     Safe to re-run after a crash: the Delta table is built in ``<table>.delta-tmp`` and moved in at the end."""
     from deltalake import write_deltalake  # noqa: PLC0415
 
@@ -127,13 +129,20 @@ def convert_parquet_table(table_dir: str | Path, partition_by: str = "", *,
     building = table_dir.with_name(table_dir.name + ".delta-tmp")
     shutil.rmtree(building, ignore_errors=True)
     frame = sinklog.read_table(table_dir)
+    kept = table_dir.with_name(f"{table_dir.name}.parquet-{stamp}")
+    if len(frame.columns) == 0:
+        # No committed file at all (a table nothing was ever written to, such as dead letters): there is no schema
+        # to carry over, and Delta cannot create a table without columns. The old folder is put aside all the same;
+        # the caller creates the empty table with the release's schema (see is_delta).
+        os.replace(table_dir, kept)
+        log.info("table %s had no committed rows; the Parquet table is kept in %s", table_dir, kept)
+        return kept
     if partition_by and partition_by not in frame.columns and "ts" in frame.columns:
         frame[partition_by] = frame["ts"].dt.strftime("%Y-%m-%d")
     import pyarrow as pa  # noqa: PLC0415
 
     data = pa.Table.from_pandas(frame, preserve_index=False)
     write_deltalake(str(building), data, partition_by=[partition_by] if partition_by else None, mode="overwrite")
-    kept = table_dir.with_name(f"{table_dir.name}.parquet-{stamp}")
     os.replace(table_dir, kept)
     os.replace(building, table_dir)
     log.info("converted table %s: %d rows into Delta (the Parquet table is kept in %s)", table_dir, len(frame), kept)

@@ -38,6 +38,18 @@ def test_an_old_table_becomes_a_delta_table_with_exactly_its_committed_rows(tmp_
     assert not (tmp_path / "messages.delta-tmp").exists()
 
 
+def test_an_old_table_with_no_committed_file_is_put_aside_for_an_empty_one(tmp_path: Path) -> None:
+    """Dead letters of a deployment that never had one: a sink log, no file. Delta cannot make a table without
+    columns (the conversion failed there and the job restarted in a loop on the test bed); the folder is put aside
+    and the job creates the empty table with its schema."""
+    table = tmp_path / "dead_letters"
+    (table / "_spark_metadata").mkdir(parents=True)
+    kept = tables.convert_parquet_table(table, "date", stamp="T")
+    assert kept == tmp_path / "dead_letters.parquet-T" and (kept / "_spark_metadata").is_dir()
+    assert not table.exists() and not tables.is_delta(table)
+    assert not (tmp_path / "dead_letters.delta-tmp").exists()
+
+
 def _day(table: Path, day: str, ids: list[str]) -> None:
     write_deltalake(str(table), pa.table({"id": ids, "date": [day] * len(ids), "score": [0.5] * len(ids)}),
                     partition_by=["date"], mode="append")

@@ -220,9 +220,9 @@ def boot(demo: Demo) -> None:
 
 
 def fingerprint() -> str:
-    """What a converge of the demo host depends on: the playbooks and roles and the demo's variables, as this
-    checkout has them (committed and not)."""
-    parts = ["ansible", str(VARS.relative_to(REPO))]
+    """What a converge of the demo host depends on: the playbooks and roles, the job's code (the role builds its
+    wheel from spark/) and the demo's variables, as this checkout has them (committed and not)."""
+    parts = ["ansible", "spark", str(VARS.relative_to(REPO))]
     staged = subprocess.run(["git", "ls-files", "-s", *parts], cwd=REPO, capture_output=True, text=True, check=True)
     changed = subprocess.run(["git", "diff", "HEAD", "--", *parts], cwd=REPO, capture_output=True, text=True,
                              check=True)
@@ -237,9 +237,9 @@ def fingerprint() -> str:
 def still_converged(demo: Demo, stamp: str) -> bool:
     """The host was converged from exactly this checkout and its services run: a new converge would change
     nothing, so the demo skips it (about two minutes)."""
-    units = " ".join(UNITS)
-    done = demo.ssh(f"test \"$(cat {CONVERGED} 2>/dev/null)\" = {stamp} && systemctl is-active --quiet {units}",
-                    check=False)
+    # one unit at a time: `systemctl is-active A B C` succeeds when any of them is active
+    units = " && ".join(f"systemctl is-active --quiet {unit}" for unit in UNITS)
+    done = demo.ssh(f"test \"$(cat {CONVERGED} 2>/dev/null)\" = {stamp} && {units}", check=False)
     return done.returncode == 0
 
 

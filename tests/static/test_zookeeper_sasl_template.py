@@ -2,7 +2,7 @@
 
 Two ``ansible-playbook`` runs (connection local) with the roles' defaults and one controller PKI folder: the
 zookeeper role's ``zookeeper.properties`` and JAAS file for a single node on ZooKeeper 3.6 (Kafka 3.0.0's) and on
-3.8 (Kafka 3.6.2's), for an ensemble (new, in the first roll of turning quorum SASL on, after it) and with SASL
+3.8 (Kafka 3.6.2's), for an ensemble (new, in each of the three rolls of turning quorum SASL on) and with SASL
 off; then the kafka role's ``server.properties``, JAAS file and unit for a broker. The broker's login must be the
 one ZooKeeper's JAAS file accepts: both roles find the same generated password.
 """
@@ -27,8 +27,10 @@ ZOOKEEPER_HOSTS = {
     "new1": ("ensemble", {}),
     "staged1": ("staged", {"__zookeeper_quorum_staged": True}),
     "staged2": ("staged", {"__zookeeper_quorum_staged": True}),
-    "rolled1": ("rolled", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_rolled": True}),
-    "rolled2": ("rolled", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_rolled": True}),
+    "second1": ("second", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_roll": 2}),
+    "second2": ("second", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_roll": 2}),
+    "rolled1": ("rolled", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_roll": 3}),
+    "rolled2": ("rolled", {"__zookeeper_quorum_staged": True, "__zookeeper_quorum_roll": 3}),
     "new2": ("ensemble", {}),
 }
 
@@ -101,13 +103,15 @@ def test_sasl_off_leaves_no_sasl_setting(rendered: Path) -> None:
     assert "java.security.auth.login.config" not in (rendered / "zkopen.zookeeper.service").read_text()
 
 
-@pytest.mark.parametrize(("host", "required"), [("new1", "true"), ("staged1", "false"), ("rolled1", "true")])
-def test_an_ensemble_authenticates_its_members(rendered: Path, host: str, required: str) -> None:
-    """A new ensemble requires quorum SASL at once; a running one first speaks it, then requires it."""
+@pytest.mark.parametrize(("host", "learner", "server"), [
+    ("new1", "true", "true"), ("staged1", "false", "false"), ("second1", "true", "false"), ("rolled1", "true", "true")])
+def test_an_ensemble_authenticates_its_members(rendered: Path, host: str, learner: str, server: str) -> None:
+    """A new ensemble requires quorum SASL at once; a running one speaks it, requires it of the leader, then of
+    every learner, one roll each (a member requiring more than its peers offer would not rejoin the quorum)."""
     settings = properties(rendered / f"{host}.zookeeper.properties")
     assert settings["quorum.auth.enableSasl"] == "true"
-    assert settings["quorum.auth.learnerRequireSasl"] == required
-    assert settings["quorum.auth.serverRequireSasl"] == required
+    assert settings["quorum.auth.learnerRequireSasl"] == learner
+    assert settings["quorum.auth.serverRequireSasl"] == server
     jaas = (rendered / f"{host}.zookeeper-jaas.conf").read_text()
     server = re.search(r'QuorumServer \{[^}]*user_zookeeper="([A-Za-z0-9]{32})";', jaas)
     learner = re.search(r'QuorumLearner \{[^}]*username="zookeeper"\s*password="([A-Za-z0-9]{32})";', jaas)

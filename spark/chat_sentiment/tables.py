@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 log = logging.getLogger("chat_sentiment.tables")
 
@@ -116,8 +117,16 @@ def convert_parquet_table(table_dir: str | Path, partition_by: str = "", *,
     """Turn a table of Spark's file sink into a Delta table with the same committed rows; the old folder is kept as
     ``<table>.parquet-<stamp>`` beside it. None when there is nothing to convert (already Delta, or no sink log).
     A sink log without a single committed file is only put aside: no table is left at ``table_dir`` then, and the
-    caller creates it empty with its own schema.
-    Safe to re-run after a crash: the Delta table is built in ``<table>.delta-tmp`` and moved in at the end."""
+    caller creates it empty with its own schema. Safe to re-run after a crash: the Delta table is built in
+    ``<table>.delta-tmp`` and moved in at the end.
+
+    The rows are read with the types their Parquet files declare (Spark wrote them), not through pandas: a column
+    that is null in every row (a display name nobody set) would otherwise become Arrow's null type, which Delta
+    stores as ``void`` and the job's next write refuses as a schema mismatch. Timestamps become UTC instants in
+    microseconds, Delta's ``timestamp``, as the job writes them."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
     from deltalake import write_deltalake  # noqa: PLC0415
 
     from . import sinklog  # noqa: PLC0415 - the reader of the old format
@@ -126,24 +135,34 @@ def convert_parquet_table(table_dir: str | Path, partition_by: str = "", *,
     if is_delta(table_dir) or not (table_dir / SPARK_SINK_LOG).is_dir():
         return None
     stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = table_dir.with_name(f"{table_dir.name}.parquet-{stamp}")
     building = table_dir.with_name(table_dir.name + ".delta-tmp")
     shutil.rmtree(building, ignore_errors=True)
-    frame = sinklog.read_table(table_dir)
-    kept = table_dir.with_name(f"{table_dir.name}.parquet-{stamp}")
-    if len(frame.columns) == 0:
-        # No committed file at all (a table nothing was ever written to, such as dead letters): there is no schema
-        # to carry over, and Delta cannot create a table without columns. The old folder is put aside all the same;
-        # the caller creates the empty table with the release's schema (see is_delta).
+    files = sinklog.committed_files(table_dir)
+    if not files:
+        # A table nothing was ever written to (dead letters, say): no schema to carry over, and Delta cannot
+        # create a table without columns. The old folder is put aside all the same.
         os.replace(table_dir, kept)
         log.info("table %s had no committed rows; the Parquet table is kept in %s", table_dir, kept)
         return kept
-    if partition_by and partition_by not in frame.columns and "ts" in frame.columns:
-        frame[partition_by] = frame["ts"].dt.strftime("%Y-%m-%d")
-    import pyarrow as pa  # noqa: PLC0415
-
-    data = pa.Table.from_pandas(frame, preserve_index=False)
+    root = table_dir.resolve()
+    pieces = []
+    for path in files:
+        piece = pq.ParquetFile(path).read()  # the file alone: read_table would add key=value folders itself
+        for part in path.resolve().relative_to(root).parts[:-1]:  # key=value folders: partition columns
+            key, sep, value = part.partition("=")
+            if sep and key not in piece.column_names:
+                piece = piece.append_column(key, pa.array([unquote(value)] * len(piece), pa.string()))
+        pieces.append(piece)
+    data = pa.concat_tables(pieces, promote_options="permissive")
+    utc = [field.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(field.type) else field
+           for field in data.schema]
+    data = data.cast(pa.schema(utc))
+    if partition_by and partition_by not in data.column_names and "ts" in data.column_names:
+        data = data.append_column(partition_by, pc.strftime(data["ts"], format="%Y-%m-%d"))
     write_deltalake(str(building), data, partition_by=[partition_by] if partition_by else None, mode="overwrite")
     os.replace(table_dir, kept)
     os.replace(building, table_dir)
-    log.info("converted table %s: %d rows into Delta (the Parquet table is kept in %s)", table_dir, len(frame), kept)
+    log.info("converted table %s: %d rows into Delta (the Parquet table is kept in %s)", table_dir, data.num_rows,
+             kept)
     return kept

@@ -38,6 +38,30 @@ def test_an_old_table_becomes_a_delta_table_with_exactly_its_committed_rows(tmp_
     assert not (tmp_path / "messages.delta-tmp").exists()
 
 
+def test_a_converted_table_keeps_the_types_spark_wrote_even_of_columns_null_in_every_row(tmp_path: Path) -> None:
+    """Through pandas, a column null in every row became Arrow's null type, stored as void: the job's first write
+    to the converted events table then failed with DELTA_METADATA_MISMATCH (seen on an upgraded test-bed host)."""
+    from deltalake import DeltaTable  # noqa: PLC0415
+
+    table = tmp_path / "events"
+    (table / "_spark_metadata").mkdir(parents=True)
+    part = table / "date=2026-12-01" / "part-0.parquet"
+    part.parent.mkdir()
+    pq.write_table(pa.table({
+        "id": ["a", "b"], "display_name": pa.array([None, None], pa.string()),
+        "badges": pa.array([[], []], pa.list_(pa.string())), "partition": pa.array([0, 1], pa.int64()),
+        "ts": pa.array([dt.datetime(2026, 12, 1, 10, 0)] * 2, pa.timestamp("us", tz="UTC"))}), part)
+    (table / "_spark_metadata" / "0").write_text("v1\n" + json.dumps({"path": f"file://{part}", "action": "add"}))
+    tables.convert_parquet_table(table, "date", stamp="T")
+    schema = {field.name: str(field.type) for field in DeltaTable(str(table)).schema().fields}
+    assert schema["display_name"] == "PrimitiveType(\"string\")", schema
+    assert schema["badges"] == "ArrayType(PrimitiveType(\"string\"), contains_null=True)", schema
+    assert schema["ts"] == "PrimitiveType(\"timestamp\")", schema
+    assert schema["partition"] == "PrimitiveType(\"long\")", schema
+    frame = tables.read_table(table)
+    assert sorted(frame.id) == ["a", "b"] and set(frame.date) == {"2026-12-01"}
+
+
 def test_an_old_table_with_no_committed_file_is_put_aside_for_an_empty_one(tmp_path: Path) -> None:
     """Dead letters of a deployment that never had one: a sink log, no file. Delta cannot make a table without
     columns (the conversion failed there and the job restarted in a loop on the test bed); the folder is put aside

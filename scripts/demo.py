@@ -331,6 +331,12 @@ def replay_and_watch(demo: Demo, args: argparse.Namespace, paths: dict[str, str]
 
 def finish(demo: Demo, paths: dict[str, str], page: Page | None, watch: Watch) -> None:
     """The whole table, the screenshot, where everything is and how long it took."""
+    # The minute that ended last may still have its aggregate from the job's batch before its last messages (the
+    # aggregates follow the messages by a trigger or two): the table waits for them to agree, a minute at most.
+    for _ in range(12):
+        if not report(demo, paths, watch.since)["mismatches"]:
+            break
+        time.sleep(5)
     table = demo.ssh(f"{paths['venv']}/bin/chat-sentiment report --output-dir {paths['output_dir']} "
                      f"--since {watch.since}")
     print(table.stdout)

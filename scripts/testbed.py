@@ -166,10 +166,17 @@ def _live_pid(pidfile: Path) -> int | None:
     return pid if any(word in cmdline for word in ours) and "zombie" not in _proc_state(pid) else None
 
 
-def _proc_state(pid: int) -> str:
+def _stat_fields(pid: int, proc: Path = Path("/proc")) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); [] when the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
+        return []
+
+
+def _proc_state(pid: int) -> str:
+    fields = _stat_fields(pid)
+    if not fields:
         return "gone"
     return "zombie" if fields[0] == "Z" else "running"
 
@@ -514,9 +521,10 @@ def _is_mountpoint(path: Path) -> bool:
 
 
 def _ppid(pid: int, proc: Path = Path("/proc")) -> int | None:
+    fields = _stat_fields(pid, proc)
     try:
-        return int((proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
+        return int(fields[1])
+    except (IndexError, ValueError):
         return None
 
 

@@ -164,6 +164,16 @@ def _delete_expired(log_dir: Path, before: int) -> None:
                     path.unlink()
 
 
+def partition_values(path: Path, root: Path) -> list[tuple[str, str]]:
+    """The ``key=value`` folders between ``root`` and the data file ``path``: its partition columns, unquoted."""
+    pairs = []
+    for part in path.resolve().relative_to(root).parts[:-1]:
+        key, sep, value = part.partition("=")
+        if sep:
+            pairs.append((key, unquote(value)))
+    return pairs
+
+
 def read_table(table_dir: str | Path, columns: list[str] | None = None) -> Any:
     """The committed rows of a file sink's Parquet output as a pandas DataFrame (needs pyarrow). Partition columns
     (``key=value`` directories, e.g. ``date=2024-05-01``) are added as strings."""
@@ -174,10 +184,8 @@ def read_table(table_dir: str | Path, columns: list[str] | None = None) -> Any:
     root = Path(table_dir).resolve()
     for path in committed_files(table_dir):
         frame = pq.read_table(path).to_pandas()
-        for part in path.resolve().relative_to(root).parts[:-1]:
-            key, sep, value = part.partition("=")
-            if sep:
-                frame[key] = unquote(value)
+        for key, value in partition_values(path, root):
+            frame[key] = value
         frames.append(frame if columns is None else frame[columns])
     if not frames:
         return pd.DataFrame(columns=columns or [])

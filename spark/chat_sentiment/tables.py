@@ -25,7 +25,6 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 log = logging.getLogger("chat_sentiment.tables")
 
@@ -149,10 +148,9 @@ def convert_parquet_table(table_dir: str | Path, partition_by: str = "", *,
     pieces = []
     for path in files:
         piece = pq.ParquetFile(path).read()  # the file alone: read_table would add key=value folders itself
-        for part in path.resolve().relative_to(root).parts[:-1]:  # key=value folders: partition columns
-            key, sep, value = part.partition("=")
-            if sep and key not in piece.column_names:
-                piece = piece.append_column(key, pa.array([unquote(value)] * len(piece), pa.string()))
+        for key, value in sinklog.partition_values(path, root):
+            if key not in piece.column_names:
+                piece = piece.append_column(key, pa.array([value] * len(piece), pa.string()))
         pieces.append(piece)
     data = pa.concat_tables(pieces, promote_options="permissive")
     utc = [field.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(field.type) else field
